@@ -1,0 +1,1 @@
+"""The ``bokehfx`` command-line interface (glue only: no heavy imports at module level)."""

@@ -1,0 +1,37 @@
+"""Commands that are documented but not built yet: they refuse with exit status 2, never pretend."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from cli.app import app, not_implemented
+
+
+@app.command()
+def plan(
+    prompt: Annotated[Optional[str], typer.Option(help="Focus instruction in plain words.")] = None,
+) -> None:
+    """Print the focus plan (keyframes and per-frame values) without rendering."""
+    not_implemented("`bokehfx plan`")
+
+
+@app.command()
+def demo(
+    output: Annotated[str, typer.Option("-o", "--output", help="Folder for the demo outputs.")] = "bokehfx_demo",
+) -> None:
+    """Render an offline procedural rack-focus demo."""
+    not_implemented("`bokehfx demo`")
+
+
+@app.command()
+def train() -> None:
+    """Train the diffusion renderer on data made by the physical renderer."""
+    not_implemented("`bokehfx train`")
+
+
+@app.command()
+def watch() -> None:
+    """Watch a folder and render every clip dropped into it."""
+    not_implemented("`bokehfx watch`")
