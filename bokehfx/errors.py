@@ -47,6 +47,14 @@ class NotImplementedYetError(BokehfxError, NotImplementedError):
     """A documented command or option that has not been built yet."""
 
 
+class TimelineError(UsageError):
+    """A timeline file cannot be read or holds values bokehfx cannot use (names the file and the part)."""
+
+
+class TrackLostError(BokehfxError, RuntimeError):
+    """A tracked focus point was lost (names the frame, the point and why)."""
+
+
 __all__ = [
     "BokehfxError",
     "CorruptMediaError",
@@ -55,6 +63,8 @@ __all__ = [
     "NotImplementedYetError",
     "OutputError",
     "OutputExistsError",
+    "TimelineError",
+    "TrackLostError",
     "UnsupportedMediaError",
     "UsageError",
 ]
