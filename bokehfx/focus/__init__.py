@@ -1,0 +1,50 @@
+"""Focus planning: keyframed focus plans, their per-frame evaluation, the prompt grammar, tracking.
+
+See :mod:`bokehfx.focus.plan` (model and evaluation), :mod:`bokehfx.focus.prompt` (the ``--prompt``
+grammar and the flag merge), :mod:`bokehfx.focus.tracking` (point tracking) and
+:mod:`bokehfx.focus.timecode` (exact time).
+"""
+
+from bokehfx.focus.plan import (
+    BLUR_LABELS,
+    K_AT_F1,
+    PLAN_SCHEMA,
+    SYMBOLIC_PERCENTILES,
+    Blur,
+    DepthTarget,
+    DisparityTarget,
+    FocusCurve,
+    FocusPlan,
+    FrameFocus,
+    Interp,
+    Keyframe,
+    PlanEvaluator,
+    PointTarget,
+    RegionTarget,
+    SymbolicTarget,
+    parse_blur,
+    parse_target,
+    target_kind,
+)
+
+__all__ = [
+    "BLUR_LABELS",
+    "K_AT_F1",
+    "PLAN_SCHEMA",
+    "SYMBOLIC_PERCENTILES",
+    "Blur",
+    "DepthTarget",
+    "DisparityTarget",
+    "FocusCurve",
+    "FocusPlan",
+    "FrameFocus",
+    "Interp",
+    "Keyframe",
+    "PlanEvaluator",
+    "PointTarget",
+    "RegionTarget",
+    "SymbolicTarget",
+    "parse_blur",
+    "parse_target",
+    "target_kind",
+]
