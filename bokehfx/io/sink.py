@@ -1,0 +1,583 @@
+"""Encoding sinks: linear float frames in; a finished file (or sequence) appears only when complete.
+
+The encode -> mux -> flush idiom lives here and nowhere else. A :class:`MovieSink` writes ProRes
+or H.264 with the source's timestamps, rotation, sample aspect ratio, colour tags and timecode,
+and copies every other stream of the source packet for packet (:class:`StreamCopier`).
+A :class:`SequenceSink` writes 16-bit PNG/TIFF or half-float EXR frames. Both write beside the
+target under a temporary name and move into place on :meth:`close`; :meth:`abort` (or an
+exception inside ``with``) removes every trace. The source is only ever opened for reading.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Callable
+
+import av
+import numpy as np
+
+from bokehfx.errors import OutputError, OutputExistsError, UsageError
+from bokehfx.io.colour import (
+    RANGE_FULL, RANGE_LIMITED, RANGE_UNSPECIFIED, SPC_BT709, TRC_BT709, TRC_LINEAR, TRC_SRGB, ColourTags,
+    effective_transfer, encode_u16, sws_matrix,
+)
+from bokehfx.io.paths import Codec, OutputTarget, is_sequence_pattern, sequence_files
+from bokehfx.io.probe import MediaInfo, open_input, primary_video_stream
+from bokehfx.io.source import Frame
+from bokehfx.io.timecode import offset_timecode
+
+#: How far (seconds) copied streams may run ahead of the video when interleaving.
+COPY_LOOKAHEAD_S = Fraction(1, 2)
+#: Default H.264 quality (libx264 CRF; 18 is visually lossless for most material).
+DEFAULT_CRF = 18
+#: Default libx264 speed/size trade-off.
+DEFAULT_PRESET = "medium"
+
+
+def same_file(a: str | Path, b: str | Path) -> bool:
+    """True when two paths name the same file (or the same sequence pattern)."""
+    pa, pb = Path(a), Path(b)
+    try:
+        if pa.exists() and pb.exists():
+            return os.path.samefile(pa, pb)
+    except OSError:
+        pass
+    return pa.resolve() == pb.resolve()
+
+
+def check_output(target: OutputTarget, input_path: str | Path, *, force: bool) -> None:
+    """Refuse an output equal to the input, or an existing output without ``force``."""
+    if same_file(target.path, input_path):
+        raise UsageError(f"output {str(target.path)!r} is the input; choose another output path")
+    if target.is_sequence:
+        existing = sequence_files(target.path)
+        if existing and not force:
+            raise OutputExistsError(
+                f"output sequence {str(target.path)!r} already has {len(existing)} frame(s), e.g. "
+                f"{str(existing[0][1])!r}; pass --force to overwrite"
+            )
+        if not target.path.parent.is_dir():
+            raise OutputError(f"output folder {str(target.path.parent)!r} does not exist")
+        return
+    if target.path.is_dir():
+        raise OutputError(f"output {str(target.path)!r} is a directory; give a file name")
+    if target.path.exists() and not force:
+        raise OutputExistsError(f"output {str(target.path)!r} already exists; pass --force to overwrite")
+    if not target.path.parent.is_dir():
+        raise OutputError(f"output folder {str(target.path.parent)!r} does not exist")
+
+
+@dataclass
+class EncodeSettings:
+    """Encoder choices for movie outputs."""
+
+    crf: int = DEFAULT_CRF
+    preset: str = DEFAULT_PRESET
+    bit_depth: int | None = None  # H.264 only: 8 (default) or 10
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.crf <= 51:
+            raise UsageError(f"--crf {self.crf} is out of range; use 0 (lossless) to 51")
+        if self.bit_depth not in (None, 8, 10):
+            raise UsageError(f"--bit-depth {self.bit_depth} is not supported; use 8 or 10")
+
+
+@dataclass
+class _Notes:
+    items: list[str] = field(default_factory=list)
+
+    def add(self, text: str) -> None:
+        if text not in self.items:
+            self.items.append(text)
+
+
+def _encode_rgb48(image: np.ndarray, transfer: int, alpha: np.ndarray | None) -> np.ndarray:
+    code = encode_u16(image, transfer)
+    if alpha is None:
+        return code
+    a = (np.clip(alpha, 0.0, 1.0) * 65535.0 + 0.5).astype(np.uint16)
+    return np.concatenate([code, a[..., None]], axis=2)
+
+
+def _pad_even(arr: np.ndarray, pad_w: int, pad_h: int) -> np.ndarray:
+    if not (pad_w or pad_h):
+        return arr
+    return np.pad(arr, ((0, pad_h), (0, pad_w), (0, 0)), mode="edge")
+
+
+class StreamCopier:
+    """Copies a source's non-rendered streams packet for packet, in step with the video.
+
+    Opens its own read-only demuxer over the source, so memory stays bounded by the lookahead.
+    Only packets whose time falls in ``[start, stop)`` (seconds) are copied, shifted by ``-start``.
+    """
+
+    def __init__(self, source: MediaInfo, out: av.container.OutputContainer, notes: _Notes,
+                 start: Fraction | None, stop: Fraction | None) -> None:
+        self._start = start
+        self._stop = stop
+        self._map: dict[int, av.stream.Stream] = {}
+        self._container = None
+        self._packets = None
+        self._pending: av.Packet | None = None
+        self._done = False
+        if not source.streams or source.is_sequence:
+            self._done = True
+            return
+        container, _, _ = open_input(source.path)
+        main = primary_video_stream(container)
+        supported = out.supported_codecs
+        wanted = []
+        for stream in container.streams:
+            if stream.index == main.index:
+                continue
+            cc = stream.codec_context
+            name = cc.codec.canonical_name if cc is not None else "none"
+            tag = (getattr(cc, "codec_tag", "") or "") if cc is not None else ""
+            if stream.type == "data" and (tag == "tmcd" or name == "none"):
+                continue  # timecode tracks are rewritten from the timecode metadata
+            if name not in supported and (cc is None or cc.name not in supported):
+                notes.add(f"dropped {stream.type} stream #{stream.index} ({name}): the {out.format.name} "
+                          f"container cannot hold it without re-encoding")
+                continue
+            try:
+                ostream = out.add_stream_from_template(stream)
+            except (ValueError, av.error.FFmpegError) as err:
+                notes.add(f"dropped {stream.type} stream #{stream.index} ({name}): {err}")
+                continue
+            for key, value in stream.metadata.items():
+                if key.lower() not in ("duration", "encoder", "number_of_frames", "number_of_bytes", "_statistics_tags"):
+                    ostream.metadata[key] = value
+            ostream.disposition = stream.disposition
+            if stream.type == "video":
+                notes.add(f"copied video stream #{stream.index} ({name}) as it is: only stream #{main.index} is rendered")
+            self._map[stream.index] = ostream
+            wanted.append(stream)
+        if not wanted:
+            container.close()
+            self._done = True
+            return
+        self._container = container
+        self._packets = container.demux(wanted)
+
+    def set_stop(self, stop: Fraction | None) -> None:
+        self._stop = stop
+
+    @property
+    def copied(self) -> int:
+        return len(self._map)
+
+    def _time(self, packet: av.Packet) -> Fraction | None:
+        ts = packet.dts if packet.dts is not None else packet.pts
+        return None if ts is None else ts * Fraction(packet.time_base)
+
+    def pump(self, until: Fraction | None, out: av.container.OutputContainer) -> None:
+        """Mux copied packets with time < ``until`` (``None``: everything left)."""
+        while not self._done:
+            packet = self._pending
+            if packet is None:
+                try:
+                    packet = next(self._packets)
+                except (StopIteration, av.error.EOFError):
+                    self.close()
+                    return
+                except av.error.FFmpegError:
+                    self.close()  # a damaged tail: keep what was copied
+                    return
+            if packet.size == 0:
+                self._pending = None
+                continue
+            t = self._time(packet)
+            if until is not None and t is not None and t >= until:
+                self._pending = packet
+                return
+            self._pending = None
+            if t is not None and self._stop is not None and t >= self._stop:
+                continue
+            if t is not None and self._start is not None:
+                if t < self._start:
+                    continue
+                shift = round(self._start / Fraction(packet.time_base))
+                if packet.pts is not None:
+                    packet.pts -= shift
+                if packet.dts is not None:
+                    packet.dts -= shift
+            packet.stream = self._map[packet.stream_index]
+            out.mux(packet)
+
+    def close(self) -> None:
+        self._done = True
+        if self._container is not None:
+            self._container.close()
+            self._container = None
+
+
+class _AtomicTarget:
+    """A temporary path beside the target, moved into place by :meth:`commit`."""
+
+    def __init__(self, target: Path, suffix: str, is_dir: bool) -> None:
+        self.target = target
+        if is_dir:
+            self.temp = Path(tempfile.mkdtemp(prefix=f".{target.name.split('%')[0]}bokehfx-partial-",
+                                              dir=target.parent))
+        else:
+            fd, name = tempfile.mkstemp(prefix=f".{target.stem}.bokehfx-partial-", suffix=suffix, dir=target.parent)
+            os.close(fd)
+            self.temp = Path(name)
+        self.is_dir = is_dir
+
+    def discard(self) -> None:
+        if self.is_dir:
+            shutil.rmtree(self.temp, ignore_errors=True)
+        else:
+            try:
+                self.temp.unlink()
+            except FileNotFoundError:
+                pass
+
+
+class MovieSink:
+    """Encode frames into a ``.mov``/``.mp4``/``.mkv`` file; see the module docstring.
+
+    Args:
+        target: where and with which codec to write (:func:`bokehfx.io.paths.output_target`).
+        source: the probed source clip (timing, tags and streams to carry over).
+        settings: H.264 quality/bit depth.
+        start_index: index of the first frame written (for ``--frames``: timecode moves on with it).
+        start_time: source time (seconds) of the first frame written; other streams and timestamps
+            are shifted back by it. ``None`` keeps the source's timestamps as they are.
+    """
+
+    def __init__(self, target: OutputTarget, source: MediaInfo, *, settings: EncodeSettings | None = None,
+                 start_index: int = 0, start_time: Fraction | None = None, copy_streams: bool = True) -> None:
+        if target.codec is None:
+            raise OutputError(f"{str(target.path)!r} is not a movie output")
+        self.target = target
+        self.source = source
+        self.settings = settings or EncodeSettings()
+        self.notes = _Notes()
+        self._start_index = start_index
+        self._start_time = start_time
+        self._copy_streams = copy_streams
+        self._out: av.container.OutputContainer | None = None
+        self._copier: StreamCopier | None = None
+        self._atomic: _AtomicTarget | None = None
+        self._stream = None
+        self._last_pts: int | None = None
+        self._durations: dict[int, int] = {}
+        self.frames_written = 0
+
+    # -- set-up ---------------------------------------------------------------------------------
+    def __enter__(self) -> "MovieSink":
+        self.open()
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+    def _pixel_format(self, has_alpha: bool) -> tuple[str, str, dict[str, str]]:
+        codec = self.target.codec
+        if codec is Codec.prores_hq:
+            if has_alpha:
+                self.notes.add("alpha dropped: ProRes 422 HQ has no alpha channel (use --codec prores_4444)")
+            return "prores_ks", "yuv422p10le", {"profile": "hq", "vendor": "apl0"}
+        if codec is Codec.prores_4444:
+            return "prores_ks", ("yuva444p10le" if has_alpha else "yuv444p10le"), \
+                {"profile": "4444", "vendor": "apl0", "alpha_bits": "16"}
+        if has_alpha:
+            self.notes.add("alpha dropped: H.264 has no alpha channel (use a .mov with --codec prores_4444)")
+        ten = self.settings.bit_depth == 10
+        return "libx264", ("yuv420p10le" if ten else "yuv420p"), \
+            {"crf": str(self.settings.crf), "preset": self.settings.preset}
+
+    def open(self) -> None:
+        v = self.source.video
+        self._transfer = effective_transfer(v.colour, is_image=v.is_image)
+        self._out_tags = v.colour
+        if self._transfer == TRC_LINEAR or v.is_image:
+            # Linear (EXR) or still-image sources: movies are written as Rec.709 video.
+            self._transfer = TRC_BT709
+            self._out_tags = ColourTags(v.colour.primaries if v.colour.primaries != 2 else 1, TRC_BT709,
+                                        SPC_BT709, RANGE_LIMITED)
+        codec_name, pix_fmt, options = self._pixel_format(v.has_alpha)
+        self._has_alpha = pix_fmt.startswith("yuva")
+        self._pix_fmt = pix_fmt
+        tags = self._out_tags
+        is_prores = codec_name == "prores_ks"
+        out_range = RANGE_LIMITED if is_prores or tags.range != RANGE_FULL else RANGE_FULL
+        if is_prores and tags.range == RANGE_FULL:
+            self.notes.add("full-range source written as video range: ProRes is video range by specification "
+                           "(the picture is converted, not clipped)")
+        self._range = out_range
+        self._matrix = sws_matrix(tags.matrix if tags.matrix not in (0,) else SPC_BT709, v.height)
+        width, height = v.width, v.height
+        self._pad_w = width % 2 if pix_fmt.startswith(("yuv420", "yuv422", "yuva422")) else 0
+        self._pad_h = height % 2 if pix_fmt.startswith("yuv420") else 0
+        if self._pad_w or self._pad_h:
+            self.notes.add(f"{width}x{height} padded to {width + self._pad_w}x{height + self._pad_h} by repeating "
+                           f"the last column/row: {pix_fmt} needs even dimensions (nothing is stretched)")
+        self._atomic = _AtomicTarget(self.target.path, self.target.extension, is_dir=False)
+        try:
+            self._out = av.open(str(self._atomic.temp), mode="w", format=self._muxer_name(),
+                                options=self._muxer_options())
+            stream = self._out.add_stream(codec_name, rate=v.frame_rate, options=options)
+            stream.width = width + self._pad_w
+            stream.height = height + self._pad_h
+            stream.pix_fmt = pix_fmt
+            stream.time_base = v.time_base
+            cc = stream.codec_context
+            cc.time_base = v.time_base
+            cc.framerate = v.frame_rate
+            cc.sample_aspect_ratio = v.sample_aspect_ratio
+            stream.sample_aspect_ratio = v.sample_aspect_ratio
+            cc.color_primaries = tags.primaries
+            cc.color_trc = tags.transfer
+            cc.colorspace = tags.matrix
+            cc.color_range = out_range if tags.range != RANGE_UNSPECIFIED or is_prores else RANGE_UNSPECIFIED
+            cc.thread_type = "AUTO"
+            if v.display_matrix is not None:
+                stream.set_display_matrix(list(v.display_matrix))
+            if v.timecode:
+                tc = v.timecode
+                if self._start_index:
+                    tc = offset_timecode(tc, self._start_index, v.frame_rate)
+                stream.metadata["timecode"] = tc
+                self._out.metadata["timecode"] = tc
+            for key in ("title", "comment", "copyright", "creation_time", "artist", "description", "location"):
+                if key in self.source.metadata:
+                    self._out.metadata[key] = self.source.metadata[key]
+            self._stream = stream
+            if self._copy_streams:
+                self._copier = StreamCopier(self.source, self._out, self.notes, self._start_time, None)
+        except BaseException:
+            self.abort()
+            raise
+
+    def _muxer_options(self) -> dict[str, str]:
+        # The QuickTime movie timescale defaults to 1000, which rounds edit lists (start offsets)
+        # to milliseconds; use the video's own time base so timestamps survive exactly.
+        den = self.source.video.time_base.denominator
+        if self.target.extension in (".mov", ".mp4", ".m4v") and 0 < den < 2**31:
+            return {"movie_timescale": str(den)}
+        return {}
+
+    def _muxer_name(self) -> str:
+        return {".mov": "mov", ".mp4": "mp4", ".m4v": "mp4", ".mkv": "matroska"}[self.target.extension]
+
+    # -- writing --------------------------------------------------------------------------------
+    def _next_pts(self, frame: Frame) -> int:
+        v = self.source.video
+        if frame.pts is None:
+            pts = round(Fraction(frame.index) / v.frame_rate / v.time_base)
+        else:
+            pts = frame.pts
+        if self._start_time is not None:
+            pts -= round(self._start_time / v.time_base)
+        if self._last_pts is not None and pts <= self._last_pts:
+            self.notes.add("source timestamps were not increasing; repaired by the smallest step")
+            pts = self._last_pts + 1
+        self._last_pts = pts
+        return pts
+
+    def write(self, frame: Frame, image: np.ndarray | None = None, alpha: np.ndarray | None = None) -> None:
+        """Encode one rendered picture with the timing of ``frame`` (its own image when ``image`` is None)."""
+        if self._out is None:
+            raise OutputError("the sink is not open")
+        image = frame.image if image is None else image
+        alpha = frame.alpha if alpha is None else alpha
+        v = self.source.video
+        if image.shape[:2] != (v.height, v.width):
+            raise OutputError(f"rendered frame is {image.shape[1]}x{image.shape[0]}, expected {v.width}x{v.height}")
+        rgb = _encode_rgb48(image, self._transfer, alpha if self._has_alpha else None)
+        rgb = _pad_even(rgb, self._pad_w, self._pad_h)
+        av_frame = av.VideoFrame.from_ndarray(rgb, format="rgba64le" if rgb.shape[2] == 4 else "rgb48le")
+        av_frame = av_frame.reformat(format=self._pix_fmt, dst_colorspace=self._matrix, src_color_range="JPEG",
+                                     dst_color_range="JPEG" if self._range == RANGE_FULL else "MPEG",
+                                     interpolation="BICUBIC")
+        av_frame.pts = self._next_pts(frame)
+        av_frame.time_base = v.time_base
+        if frame.duration:
+            av_frame.duration = frame.duration
+            self._durations[av_frame.pts] = frame.duration
+        av_frame.color_range = self._range
+        av_frame.colorspace = self._out_tags.matrix
+        av_frame.color_trc = self._out_tags.transfer
+        av_frame.color_primaries = self._out_tags.primaries
+        self._mux(self._stream.encode(av_frame))
+        self.frames_written += 1
+
+    def _mux(self, packets: list[av.Packet]) -> None:
+        for packet in packets:
+            if not packet.duration and packet.pts is not None:
+                packet.duration = self._durations.pop(packet.pts, 0)
+            else:
+                self._durations.pop(packet.pts, None)
+            if self._copier is not None and packet.dts is not None:
+                self._copier.pump(packet.dts * Fraction(packet.time_base) + COPY_LOOKAHEAD_S, self._out)
+            self._out.mux(packet)
+
+    # -- finishing ------------------------------------------------------------------------------
+    def end_streams_at(self, stop: Fraction | None) -> None:
+        """Copy other streams only up to source time ``stop`` (the end of the last rendered frame)."""
+        if self._copier is not None:
+            self._copier.set_stop(stop)
+
+    def close(self) -> None:
+        """Flush the encoder, copy the rest of the other streams, and move the file into place."""
+        if self._out is None:
+            return
+        try:
+            if self.frames_written == 0:
+                raise OutputError("no frame was rendered; nothing written")
+            self._mux(self._stream.encode(None))
+            if self._copier is not None:
+                self._copier.pump(None, self._out)
+                self._copier.close()
+            self._out.close()
+            self._out = None
+            os.replace(self._atomic.temp, self.target.path)
+        except BaseException:
+            self.abort()
+            raise
+
+    def abort(self) -> None:
+        """Stop and remove every trace of the output."""
+        if self._copier is not None:
+            self._copier.close()
+        if self._out is not None:
+            try:
+                self._out.close()
+            except Exception:  # the container may be half-written; it is deleted next
+                pass
+            self._out = None
+        if self._atomic is not None:
+            self._atomic.discard()
+
+
+class SequenceSink:
+    """Write frames as ``name.%04d.png|tif|exr``: 16-bit sRGB PNG/TIFF, or half-float linear EXR.
+
+    Frame numbers follow the source: a sequence keeps its own numbers, a movie starts at
+    ``start_number`` (default 0) plus the index of the first frame written.
+    """
+
+    def __init__(self, target: OutputTarget, source: MediaInfo, *, start_index: int = 0,
+                 start_number: int | None = None) -> None:
+        if not target.is_sequence:
+            raise OutputError(f"{str(target.path)!r} is not an image-sequence pattern")
+        self.target = target
+        self.source = source
+        self.notes = _Notes()
+        base = source.first_number if source.first_number is not None else 0
+        self.start_number = (start_number if start_number is not None else base) + start_index
+        self.frames_written = 0
+        self._atomic: _AtomicTarget | None = None
+        self._out = None
+        self._stream = None
+
+    def __enter__(self) -> "SequenceSink":
+        self.open()
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+    def open(self) -> None:
+        ext = self.target.extension
+        alpha = self.source.video.has_alpha
+        if ext == ".exr":
+            codec, self._pix_fmt, options = "exr", ("gbrapf32le" if alpha else "gbrpf32le"), \
+                {"format": "half", "compression": "zip1"}
+        elif ext == ".png":
+            codec, self._pix_fmt, options = "png", ("rgba64be" if alpha else "rgb48be"), {}
+        else:
+            codec, self._pix_fmt, options = "tiff", ("rgba64le" if alpha else "rgb48le"), {}
+        self._alpha = alpha
+        self._codec = codec
+        self._atomic = _AtomicTarget(self.target.path, "", is_dir=True)
+        try:
+            pattern = self._atomic.temp / self.target.path.name
+            self._out = av.open(str(pattern), mode="w", format="image2",
+                                options={"start_number": str(self.start_number)})
+            v = self.source.video
+            self._stream = self._out.add_stream(codec, rate=v.frame_rate, options=options)
+            self._stream.width = v.width
+            self._stream.height = v.height
+            self._stream.pix_fmt = self._pix_fmt
+            if codec != "exr":
+                self._stream.codec_context.color_trc = TRC_SRGB
+                self._stream.codec_context.color_primaries = v.colour.primaries
+        except BaseException:
+            self.abort()
+            raise
+
+    def write(self, frame: Frame, image: np.ndarray | None = None, alpha: np.ndarray | None = None) -> None:
+        image = frame.image if image is None else image
+        alpha = frame.alpha if alpha is None else alpha
+        if self._codec == "exr":
+            arr = image.astype(np.float32, copy=False)
+            if self._alpha:
+                a = alpha if alpha is not None else np.ones(image.shape[:2], np.float32)
+                arr = np.concatenate([arr, a[..., None].astype(np.float32)], axis=2)
+            av_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(arr), format=self._pix_fmt)
+        else:
+            rgb = _encode_rgb48(image, TRC_SRGB, (alpha if alpha is not None else np.ones(image.shape[:2], np.float32))
+                                if self._alpha else None)
+            av_frame = av.VideoFrame.from_ndarray(rgb, format="rgba64le" if self._alpha else "rgb48le")
+            if av_frame.format.name != self._pix_fmt:
+                av_frame = av_frame.reformat(format=self._pix_fmt)
+            av_frame.color_trc = TRC_SRGB
+        av_frame.pts = self.frames_written
+        for packet in self._stream.encode(av_frame):
+            self._out.mux(packet)
+        self.frames_written += 1
+
+    def close(self) -> None:
+        if self._out is None:
+            return
+        try:
+            if self.frames_written == 0:
+                raise OutputError("no frame was rendered; nothing written")
+            for packet in self._stream.encode(None):
+                self._out.mux(packet)
+            self._out.close()
+            self._out = None
+            for child in sorted(self._atomic.temp.iterdir()):
+                os.replace(child, self.target.path.parent / child.name)
+            self._atomic.discard()
+        except BaseException:
+            self.abort()
+            raise
+
+    def abort(self) -> None:
+        if self._out is not None:
+            try:
+                self._out.close()
+            except Exception:  # half-written; deleted next
+                pass
+            self._out = None
+        if self._atomic is not None:
+            self._atomic.discard()
+
+
+def open_sink(target: OutputTarget, source: MediaInfo, **kwargs) -> MovieSink | SequenceSink:
+    """The sink for ``target``: a :class:`SequenceSink` for patterns, else a :class:`MovieSink`."""
+    if target.is_sequence:
+        allowed = {k: v for k, v in kwargs.items() if k in ("start_index", "start_number")}
+        return SequenceSink(target, source, **allowed)
+    kwargs.pop("start_number", None)
+    return MovieSink(target, source, **kwargs)
+
+
+ProgressCallback = Callable[[int, int | None], None]

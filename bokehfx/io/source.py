@@ -1,0 +1,174 @@
+"""Streaming decode: a clip in, linear-light float frames with exact timestamps out.
+
+Only one decoded frame is alive at a time here; callers decide how many to keep (a window).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterator
+
+import av
+import numpy as np
+from av.video.reformatter import Interpolation
+
+from bokehfx.errors import CorruptMediaError, UsageError
+from bokehfx.io.colour import RANGE_FULL, effective_transfer, linearize_u16, sws_matrix, ColourTags
+from bokehfx.io.probe import MediaInfo, _ffmpeg_error, open_input, pix_fmt_traits, primary_video_stream, probe
+
+#: swscale flags for YUV -> RGB: exact rounding and full-resolution chroma interpolation, so that
+#: a decode/encode round trip is as close to lossless as 4:2:x subsampling allows.
+DECODE_INTERPOLATION = Interpolation.BICUBIC | Interpolation.ACCURATE_RND | Interpolation.FULL_CHR_H_INT \
+    | Interpolation.FULL_CHR_H_INP
+
+
+@dataclass
+class Frame:
+    """One decoded picture.
+
+    Attributes:
+        index: position in the clip (0-based, decode order of presentation).
+        pts: presentation timestamp in ``time_base`` units (``None`` when the source has none).
+        duration: frame duration in ``time_base`` units (``None`` when unknown).
+        time_base: the source stream's time base.
+        image: ``float32`` array ``(H, W, 3)``, linear light, source primaries; values above 1.0 kept.
+        alpha: ``float32`` array ``(H, W)`` in 0..1 when the source has alpha, else ``None``.
+    """
+
+    index: int
+    pts: int | None
+    duration: int | None
+    time_base: Fraction
+    image: np.ndarray
+    alpha: np.ndarray | None = None
+
+    @property
+    def time(self) -> Fraction | None:
+        """Presentation time in seconds, exact."""
+        return None if self.pts is None else self.pts * self.time_base
+
+
+def parse_frame_range(text: str | None) -> tuple[int, int | None] | None:
+    """Parse ``--frames``: ``A-B`` (inclusive, 0-based), ``A-`` (to the end) or ``N`` (one frame)."""
+    if text is None or text == "":
+        return None
+    raw = text.strip()
+    try:
+        if "-" in raw:
+            a, b = raw.split("-", 1)
+            start = int(a) if a.strip() else 0
+            stop = int(b) + 1 if b.strip() else None
+        else:
+            start = int(raw)
+            stop = start + 1
+    except ValueError:
+        raise UsageError(f"--frames {text!r} is not a frame range; use A-B (inclusive, 0-based), A- or N") from None
+    if start < 0 or (stop is not None and stop <= start):
+        raise UsageError(f"--frames {text!r} is empty or negative; use A-B with 0 <= A <= B")
+    return start, stop
+
+
+class VideoSource:
+    """Iterate a clip's frames as linear float RGB. Use as a context manager.
+
+    Args:
+        path: video file, still image, or ``%0Nd`` image-sequence pattern.
+        fps: frame rate for image sequences and stills.
+        frame_range: ``(start, stop)`` frame indices, stop exclusive or ``None`` for the end.
+        info: a :class:`MediaInfo` from :func:`probe` (probed here when omitted).
+    """
+
+    def __init__(self, path: str | Path, *, fps: Fraction | None = None,
+                 frame_range: tuple[int, int | None] | None = None, info: MediaInfo | None = None) -> None:
+        self.info = info or probe(path, fps=fps)
+        self.path = Path(path)
+        self.frame_range = frame_range
+        self._fps = fps
+        self._container: av.container.InputContainer | None = None
+        v = self.info.video
+        self.transfer = effective_transfer(v.colour, is_image=v.is_image)
+        depth, self.has_alpha, self._is_rgb, self._is_float = pix_fmt_traits(v.pix_fmt)
+        self._matrix = sws_matrix(v.colour.matrix, v.height)
+        self._range = "JPEG" if v.colour.range == RANGE_FULL else "MPEG"
+
+    def __enter__(self) -> "VideoSource":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._container is not None:
+            self._container.close()
+            self._container = None
+
+    @property
+    def expected_frames(self) -> int | None:
+        """Frames this source will yield, when known (for progress and planning)."""
+        n = self.info.video.frame_count
+        if self.frame_range is None:
+            return n
+        start, stop = self.frame_range
+        if stop is None:
+            return None if n is None else max(0, n - start)
+        return stop - start if n is None else max(0, min(stop, n) - start)
+
+    def convert(self, frame: av.VideoFrame) -> tuple[np.ndarray, np.ndarray | None]:
+        """Decoded picture -> (linear float RGB, alpha or None)."""
+        name = frame.format.name
+        _, has_alpha, is_rgb, is_float = pix_fmt_traits(name)
+        if is_float:
+            arr = frame.to_ndarray(format="gbrapf32le" if has_alpha else "gbrpf32le")
+            image = np.ascontiguousarray(arr[..., :3], dtype=np.float32)
+            if self.transfer != 8:  # float data tagged with a curve: decode it
+                from bokehfx.io.colour import to_linear
+
+                image = to_linear(image, self.transfer)
+            return image, (np.ascontiguousarray(arr[..., 3]) if has_alpha else None)
+        target = "rgba64le" if has_alpha else "rgb48le"
+        kwargs: dict[str, object] = {"interpolation": DECODE_INTERPOLATION}
+        if not is_rgb:
+            kwargs.update(src_colorspace=self._matrix, src_color_range=self._range, dst_color_range="JPEG")
+        rgb = frame.reformat(format=target, **kwargs).to_ndarray()
+        image = linearize_u16(rgb[..., :3], self.transfer)
+        alpha = rgb[..., 3].astype(np.float32) / 65535.0 if has_alpha else None
+        return image, alpha
+
+    def __iter__(self) -> Iterator[Frame]:
+        container, p, _ = open_input(self.path, fps=self._fps)
+        self._container = container
+        stream = primary_video_stream(container)
+        stream.thread_type = "AUTO"
+        start, stop = self.frame_range if self.frame_range else (0, None)
+        time_base = Fraction(stream.time_base) if stream.time_base else 1 / self.info.video.frame_rate
+        index = 0
+        try:
+            for av_frame in container.decode(stream):
+                if stop is not None and index >= stop:
+                    break
+                if index >= start:
+                    image, alpha = self.convert(av_frame)
+                    duration = av_frame.duration if av_frame.duration else None
+                    yield Frame(index, av_frame.pts, duration, time_base, image, alpha)
+                index += 1
+        except av.error.FFmpegError as err:
+            raise CorruptMediaError(
+                f"decoding {str(p)!r} failed after frame {index}: {getattr(err, 'strerror', None) or err}"
+            ) from err
+        finally:
+            self.close()
+        if index == 0:
+            raise CorruptMediaError(f"{str(p)!r}: no frame could be decoded")
+        if index <= start:
+            raise UsageError(f"--frames starts at {start} but {str(p)!r} has only {index} frames")
+
+
+def read_frames(path: str | Path, **kwargs: object) -> Iterator[Frame]:
+    """Convenience generator over :class:`VideoSource`."""
+    with VideoSource(path, **kwargs) as src:  # type: ignore[arg-type]
+        yield from src
+
+
+__all__ = ["DECODE_INTERPOLATION", "Frame", "VideoSource", "parse_frame_range", "read_frames", "ColourTags"]

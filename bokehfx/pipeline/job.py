@@ -1,0 +1,133 @@
+"""A render job: source -> (window of frames) -> renderer -> sink, streaming, one clip.
+
+The job owns no pixels for longer than one window. The renderer is any callable that maps a
+list of :class:`~bokehfx.io.source.Frame` to a list of (image, alpha) pairs of the same length;
+``None`` is the identity (``--blur 0``): every picture goes through decode, linear light and encode
+unchanged, which is how a faithful copy is made.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from bokehfx.errors import UsageError
+from bokehfx.io.paths import Codec, check_input, output_target
+from bokehfx.io.probe import MediaInfo, probe
+from bokehfx.io.sink import EncodeSettings, check_output, open_sink
+from bokehfx.io.source import Frame, VideoSource
+
+#: Frames handed to the renderer at once when it does not ask for another size.
+DEFAULT_BATCH = 8
+
+FrameRenderer = Callable[[Sequence[Frame]], Sequence[tuple[np.ndarray, np.ndarray | None]]]
+#: progress(frames_done, frames_expected_or_None)
+ProgressCallback = Callable[[int, "int | None"], None]
+
+
+@dataclass
+class RenderRequest:
+    """What to render and where. Paths are validated by :func:`run_render`."""
+
+    input: Path
+    output: Path
+    codec: Codec | None = None
+    frames: tuple[int, int | None] | None = None
+    force: bool = False
+    fps: Fraction | None = None
+    encode: EncodeSettings = field(default_factory=EncodeSettings)
+    batch: int = DEFAULT_BATCH
+
+
+@dataclass
+class RenderResult:
+    """What a render did."""
+
+    output: Path
+    frames: int
+    seconds: float
+    notes: list[str]
+    info: MediaInfo
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else float("inf")
+
+
+def _start_time(src: VideoSource, first: Frame) -> Fraction | None:
+    if src.frame_range is None or src.frame_range[0] == 0:
+        return None
+    return first.time if first.time is not None else Fraction(first.index) / src.info.video.frame_rate
+
+
+def run_render(request: RenderRequest, renderer: FrameRenderer | None = None,
+               progress: ProgressCallback | None = None) -> RenderResult:
+    """Render one clip to ``request.output``; nothing is left there if anything fails.
+
+    Steps: 1. validate paths (input exists and is media; output differs from input, is free or
+    ``force``); 2. probe; 3. stream frames in batches through ``renderer``; 4. encode and copy the
+    other streams; 5. move the finished output into place.
+    """
+    if request.batch < 1:
+        raise UsageError(f"batch size must be at least 1, got {request.batch}")
+    # 1. paths
+    check_input(request.input)
+    target = output_target(request.output, request.codec)
+    check_output(target, request.input, force=request.force)
+    # 2. probe
+    info = probe(request.input, fps=request.fps)
+    started = time.perf_counter()
+    done = 0
+    with VideoSource(request.input, fps=request.fps, frame_range=request.frames, info=info) as src:
+        expected = src.expected_frames
+        frames_iter = iter(src)
+        first = next(frames_iter, None)
+        if first is None:
+            raise UsageError(f"no frames to render in {str(request.input)!r} for --frames {request.frames}")
+        start_index = first.index
+        if target.is_sequence:
+            sink = open_sink(target, info, start_index=start_index)
+        else:
+            sink = open_sink(target, info, settings=request.encode, start_index=start_index,
+                             start_time=_start_time(src, first))
+        with sink:
+            batch: list[Frame] = [first]
+            last: Frame = first
+
+            def flush(frames: list[Frame]) -> None:
+                nonlocal done
+                if renderer is None:
+                    outs: Sequence[tuple[np.ndarray, np.ndarray | None]] = [(f.image, f.alpha) for f in frames]
+                else:
+                    outs = renderer(frames)
+                    if len(outs) != len(frames):
+                        raise RuntimeError(f"renderer returned {len(outs)} frames for {len(frames)}")
+                for frame, (image, alpha) in zip(frames, outs):
+                    sink.write(frame, image, alpha)
+                done += len(frames)
+                if progress is not None:
+                    progress(done, expected)
+
+            for frame in frames_iter:
+                if len(batch) >= request.batch:
+                    flush(batch)
+                    batch = []
+                batch.append(frame)
+                last = frame
+            flush(batch)
+            if request.frames is not None and request.frames[1] is not None and hasattr(sink, "end_streams_at"):
+                sink.end_streams_at(_frame_end(last, info))
+    return RenderResult(target.path, done, time.perf_counter() - started, list(sink.notes.items), info)
+
+
+def _frame_end(frame: Frame, info: MediaInfo) -> Fraction | None:
+    if frame.time is None:
+        return None
+    if frame.duration:
+        return frame.time + frame.duration * frame.time_base
+    return frame.time + 1 / info.video.frame_rate
