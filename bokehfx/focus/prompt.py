@@ -737,7 +737,7 @@ def _parse_clause(text: str, tokens: list[Token], rate: Optional[Fraction]) -> _
     raise UsageError(f"prompt: did not understand {part!r}{where}; {ACCEPTED_FORMS}")
 
 
-def _blur_of(clauses: list[_Clause]) -> Blur:
+def _blur_of(clauses: list[_Clause], initial_blur: Optional[Blur] = None) -> Blur:
     values = {c.blur_value.k for c in clauses if c.kind == "blur" and c.blur_value is not None}
     words = {c.blur_word for c in clauses if c.kind == "blur" and c.blur_word is not None}
     if len(values) > 1:
@@ -747,15 +747,21 @@ def _blur_of(clauses: list[_Clause]) -> Blur:
         return Blur(values.pop())
     if len(words) > 1:
         raise UsageError(f"prompt: conflicting blur sizes ({', '.join(sorted(words))}); give one")
-    return Blur.from_label(words.pop() if words else DEFAULT_BLUR_LABEL)
+    if words:
+        return Blur.from_label(words.pop())
+    return initial_blur if initial_blur is not None else Blur.from_label(DEFAULT_BLUR_LABEL)
 
 
-def parse_prompt(text: str, rate: Optional[RateLike] = None) -> FocusPlan:
+def parse_prompt(text: str, rate: Optional[RateLike] = None, initial: Optional[Target] = None,
+                 initial_blur: Optional[Blur] = None) -> FocusPlan:
     """Parse a focus instruction into a :class:`FocusPlan` (grammar in the module docstring).
 
     Args:
         text (`str`): the instruction, e.g. ``"rack focus to the background at 2s over 1 second"``.
         rate (`RateLike`, *optional*): the clip's frame rate; needed for timecode and frame counts.
+        initial (`Target`, *optional*): the focus in force before the prompt (a pull with no
+            ``from`` starts there); the middle when None.
+        initial_blur (`Blur`, *optional*): the blur when the prompt states none; medium when None.
 
     Returns:
         `FocusPlan`: keyframes in seconds from the clip's first frame (or relative to its length).
@@ -772,16 +778,16 @@ def parse_prompt(text: str, rate: Optional[RateLike] = None) -> FocusPlan:
     if not clauses_tokens:
         raise UsageError(f"prompt is empty; {ACCEPTED_FORMS}")
     clauses = [_parse_clause(text, ct, exact) for ct in clauses_tokens]
-    blur = _blur_of(clauses)
-    return _assemble(clauses, blur)
+    blur = _blur_of(clauses, initial_blur)
+    return _assemble(clauses, blur, initial)
 
 
-def _assemble(clauses: list[_Clause], blur: Blur) -> FocusPlan:
+def _assemble(clauses: list[_Clause], blur: Blur, initial: Optional[Target] = None) -> FocusPlan:
     keyframes: list[Keyframe] = []
     whole_clip = False
     focus_clauses = [c for c in clauses if c.kind != "blur"]
     implied = next((c.implied for c in clauses if c.kind == "blur" and c.implied), None)
-    default_target: Target = SymbolicTarget(implied or DEFAULT_TARGET_NAME)
+    default_target: Target = initial if initial is not None else SymbolicTarget(implied or DEFAULT_TARGET_NAME)
 
     def last_time() -> Fraction:
         return keyframes[-1].time if keyframes else Fraction(0)
