@@ -60,6 +60,7 @@ class VideoInfo:
     colour: ColourTags
     timecode: str | None
     is_image: bool
+    metadata: dict[str, str] = field(default_factory=dict)
 
     @property
     def display_aspect_ratio(self) -> Fraction:
@@ -298,6 +299,7 @@ def probe(path: str | Path, *, fps: Fraction | None = None, exact_count: bool = 
             colour=colour,
             timecode=_timecode(container, stream),
             is_image=is_image,
+            metadata={**dict(stream.metadata), **({"language": stream.language} if stream.language else {})},
         )
         others = tuple(_stream_info(s) for s in container.streams if s.index != stream.index)
         info = MediaInfo(

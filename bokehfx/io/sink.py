@@ -33,6 +33,10 @@ from bokehfx.io.timecode import offset_timecode
 
 #: How far (seconds) copied streams may run ahead of the video when interleaving.
 COPY_LOOKAHEAD_S = Fraction(1, 2)
+#: Per-stream tags carried from the source's video stream to the rendered one.
+CARRIED_STREAM_TAGS = ("language", "handler_name", "title", "creation_time")
+#: Tags that describe the old encoding rather than the content: not copied.
+DERIVED_STREAM_TAGS = ("duration", "encoder", "number_of_frames", "number_of_bytes", "_statistics_tags", "bps")
 #: Default H.264 quality (libx264 CRF; 18 is visually lossless for most material).
 DEFAULT_CRF = 18
 #: Default libx264 speed/size trade-off.
@@ -151,7 +155,7 @@ class StreamCopier:
                 notes.add(f"dropped {stream.type} stream #{stream.index} ({name}): {err}")
                 continue
             for key, value in stream.metadata.items():
-                if key.lower() not in ("duration", "encoder", "number_of_frames", "number_of_bytes", "_statistics_tags"):
+                if key.lower() not in DERIVED_STREAM_TAGS:
                     ostream.metadata[key] = value
             ostream.disposition = stream.disposition
             if stream.type == "video":
@@ -319,8 +323,9 @@ class MovieSink:
         self._range = out_range
         self._matrix = sws_matrix(tags.matrix if tags.matrix not in (0,) else SPC_BT709, v.height)
         width, height = v.width, v.height
-        self._pad_w = width % 2 if pix_fmt.startswith(("yuv420", "yuv422", "yuva422")) else 0
-        self._pad_h = height % 2 if pix_fmt.startswith("yuv420") else 0
+        # libx264 needs even dimensions for subsampled chroma; prores_ks pads macroblocks itself.
+        self._pad_w = width % 2 if codec_name == "libx264" and pix_fmt.startswith(("yuv420", "yuv422")) else 0
+        self._pad_h = height % 2 if codec_name == "libx264" and pix_fmt.startswith("yuv420") else 0
         if self._pad_w or self._pad_h:
             self.notes.add(f"{width}x{height} padded to {width + self._pad_w}x{height + self._pad_h} by repeating "
                            f"the last column/row: {pix_fmt} needs even dimensions (nothing is stretched)")
@@ -343,6 +348,9 @@ class MovieSink:
             cc.colorspace = tags.matrix
             cc.color_range = out_range if tags.range != RANGE_UNSPECIFIED or is_prores else RANGE_UNSPECIFIED
             cc.thread_type = "AUTO"
+            for key, value in v.metadata.items():
+                if key.lower() in CARRIED_STREAM_TAGS:
+                    stream.metadata[key] = value
             if v.display_matrix is not None:
                 stream.set_display_matrix(list(v.display_matrix))
             if v.timecode:
