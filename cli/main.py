@@ -7,6 +7,7 @@ imports (PyAV, torch, models) to the body of the command, so ``bokehfx --help`` 
 from __future__ import annotations
 
 from cli.app import app
+from cli import plan as _plan  # noqa: F401
 from cli import probe as _probe  # noqa: F401  (registers `probe`)
 from cli import render as _render  # noqa: F401  (registers `render`)
 from cli import stubs as _stubs  # noqa: F401  (registers commands not built yet)

@@ -10,14 +10,6 @@ from cli.app import app, not_implemented
 
 
 @app.command()
-def plan(
-    prompt: Annotated[Optional[str], typer.Option(help="Focus instruction in plain words.")] = None,
-) -> None:
-    """Print the focus plan (keyframes and per-frame values) without rendering."""
-    not_implemented("`bokehfx plan`")
-
-
-@app.command()
 def demo(
     output: Annotated[str, typer.Option("-o", "--output", help="Folder for the demo outputs.")] = "bokehfx_demo",
 ) -> None:

@@ -552,6 +552,60 @@ def read_region(disparity: Any, target: RegionTarget, image_size: Optional[tuple
     return float(np.median(values))
 
 
+def segment(keys: Sequence[ResolvedKeyframe], index: int) -> tuple[ResolvedKeyframe, Optional[ResolvedKeyframe], float]:
+    """The keyframes around frame ``index`` and the blend weight of the second.
+
+    ``a`` is the last keyframe at or before ``index`` (the first keyframe before any), ``b`` the
+    next one after it (None past the last), and the weight follows ``b``'s interpolation.
+    """
+    after = [r for r in keys if r.frame <= index]
+    before = [r for r in keys if r.frame > index]
+    if not after:
+        return before[0], None, 0.0
+    a = after[-1]
+    b = before[0] if before else None
+    if b is None:
+        return a, None, 0.0
+    return a, b, b.keyframe.interp.weight((index - a.frame) / (b.frame - a.frame))
+
+
+#: The neutral disparity assumed where no depth is known (``bokehfx plan``): uniform over [0, 1],
+#: so a symbolic target reads its percentile: near 0.9, middle 0.5, far 0.1.
+NEUTRAL_DISPARITY = "uniform over [0, 1]"
+
+
+def neutral_value(target: Target) -> Optional[float]:
+    """F of a target under :data:`NEUTRAL_DISPARITY`, or None when it needs real depth or frames."""
+    if isinstance(target, SymbolicTarget):
+        return SYMBOLIC_PERCENTILES[target.name] / 100.0
+    if isinstance(target, DisparityTarget):
+        return float(target.value)
+    return None
+
+
+def neutral_curve(plan: FocusPlan, rate: RateLike, frame_count: int) -> list[dict]:
+    """Per-frame ``{"frame", "time", "focus", "k", "blur_label"}`` without depth.
+
+    ``focus`` uses :func:`neutral_value` (None while a depth, point or region target is involved);
+    ``k`` is exact.
+    """
+    rate = exact_rate(rate)
+    keys = plan.resolve(rate, frame_count)
+    rows = []
+    for index in range(frame_count):
+        a, b, weight = segment(keys, index)
+        focus = neutral_value(a.keyframe.target)
+        k = a.keyframe.blur.k
+        if b is not None and weight > 0.0:
+            other = neutral_value(b.keyframe.target)
+            focus = None if focus is None or other is None else (1.0 - weight) * focus + weight * other
+            k = (1.0 - weight) * k + weight * b.keyframe.blur.k
+        rows.append({"frame": index, "time": float(seconds_at(index, rate)),
+                     "focus": None if focus is None else round(focus, 6), "k": round(k, 6),
+                     "blur_label": Blur(k).label})
+    return rows
+
+
 class PlanEvaluator:
     """Evaluates a plan frame by frame, carrying tracking state between windows.
 
@@ -631,18 +685,7 @@ class PlanEvaluator:
         if image is not None:
             self._image_size = (int(image.shape[1]), int(image.shape[0]))
         self._update_tracks(index, image)
-
-        after = [r for r in self.keys if r.frame <= index]
-        before = [r for r in self.keys if r.frame > index]
-        if not after:
-            a, b, weight = before[0], None, 0.0
-        else:
-            a = after[-1]
-            b = before[0] if before else None
-            weight = 0.0
-            if b is not None:
-                span = b.frame - a.frame
-                weight = b.keyframe.interp.weight((index - a.frame) / span)
+        a, b, weight = segment(self.keys, index)
         focus = self._read(a.keyframe.target, a.order, disp)
         k = a.keyframe.blur.k
         if b is not None and weight > 0.0:

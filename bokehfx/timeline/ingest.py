@@ -28,7 +28,7 @@ import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Iterator, Optional, Union
+from typing import Any, Callable, Iterator, Optional, Union
 from urllib.parse import unquote, urlparse
 
 from bokehfx.errors import InputNotFoundError, TimelineError, UsageError
@@ -385,13 +385,18 @@ def _clip_plan(clip: Any, rate: Fraction, render_start: int, cut_start: int,
     return plan, "timeline"
 
 
-def clip_jobs(timeline: Any, base_dir: Union[str, Path], default_plan: Optional[FocusPlan] = None) -> list[ClipJob]:
+DefaultPlan = Union[FocusPlan, Callable[[Fraction], FocusPlan], None]
+
+
+def clip_jobs(timeline: Any, base_dir: Union[str, Path], default_plan: DefaultPlan = None) -> list[ClipJob]:
     """One :class:`ClipJob` per video clip of an OTIO object (see the module docstring).
 
     Args:
         timeline: an OTIO ``Timeline``, ``SerializableCollection``, composition or clip.
         base_dir (`str` or `Path`): the folder relative media paths are resolved against.
-        default_plan (`FocusPlan`, *optional*): the plan of clips that carry none.
+        default_plan (`FocusPlan` or `Callable[[Fraction], FocusPlan]`, *optional*): the plan of
+            clips that carry none, or a function of the clip's rate that makes it (for prompts
+            with timecode).
 
     Raises:
         TimelineError: when a clip's ``bokehfx`` metadata is invalid (names the clip and marker).
@@ -414,7 +419,8 @@ def clip_jobs(timeline: Any, base_dir: Union[str, Path], default_plan: Optional[
         render_start = _whole(_frames(visible.start_time, rate))
         render_count = _whole(_frames(visible.duration, rate))
         media_path, sequence, missing, available, url = _media(clip, base, rate, render_start)
-        plan, source = _clip_plan(clip, rate, render_start, start, default_plan)
+        fallback = default_plan(rate) if callable(default_plan) else default_plan
+        plan, source = _clip_plan(clip, rate, render_start, start, fallback)
         jobs.append(ClipJob(
             index=index, name=name, track=track, timeline=timeline_name, rate=rate, start_frame=start,
             frame_count=count, render_start_frame=render_start, render_frame_count=render_count, plan=plan,
@@ -425,13 +431,13 @@ def clip_jobs(timeline: Any, base_dir: Union[str, Path], default_plan: Optional[
 
 
 def read_timeline(path: Union[str, Path], rate: Optional[RateLike] = None,
-                  default_plan: Optional[FocusPlan] = None) -> TimelineJobs:
+                  default_plan: DefaultPlan = None) -> TimelineJobs:
     """Read a timeline file into jobs, one per video clip.
 
     Args:
         path (`str` or `Path`): ``.otio``, ``.otioz``, ``.edl``, ``.xml`` (FCP7) or ``.fcpxml``.
         rate (`RateLike`, *optional*): the frame rate of an EDL (default 24); ignored otherwise.
-        default_plan (`FocusPlan`, *optional*): the plan of clips that carry none.
+        default_plan (`FocusPlan` or callable, *optional*): see :func:`clip_jobs`.
 
     Returns:
         `TimelineJobs`: the OTIO object and the jobs (missing media reported per job).
