@@ -117,12 +117,19 @@ def sws_matrix(matrix: int, height: int) -> str:
     return "ITU709" if height >= HD_MIN_HEIGHT else "ITU601"
 
 
+# Rec.709 / BT.2020 OETF with the exact constants of ITU-R BT.2020 (the rounded 1.099 / 0.018 of
+# BT.709 leave the two segments not quite meeting, which would break exact inversion).
+_709_ALPHA = 1.09929682680944
+_709_BETA = 0.018053968510807
+
+
 def _bt709_to_linear(v: np.ndarray) -> np.ndarray:
-    return np.where(v < 4.5 * 0.018, v / 4.5, np.power((v + 0.099) / 1.099, 1.0 / 0.45))
+    return np.where(v < 4.5 * _709_BETA, v / 4.5,
+                    np.power(np.maximum(v + _709_ALPHA - 1.0, 0.0) / _709_ALPHA, 1.0 / 0.45))
 
 
 def _bt709_from_linear(x: np.ndarray) -> np.ndarray:
-    return np.where(x < 0.018, 4.5 * x, 1.099 * np.power(np.maximum(x, 0.018), 0.45) - 0.099)
+    return np.where(x < _709_BETA, 4.5 * x, _709_ALPHA * np.power(np.maximum(x, _709_BETA), 0.45) - (_709_ALPHA - 1.0))
 
 
 def _srgb_to_linear(v: np.ndarray) -> np.ndarray:
