@@ -202,3 +202,39 @@ def test_plan_to_dict_names_target_and_blur_label() -> None:
     assert d["schema"] == "bokehfx.focus/1"
     assert kf["target"] == "far" and kf["blur"] == 40 and kf["blur_label"] == "large" and kf["frame"] == 1
     assert kf["time_exact"] == "1001/24000"
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16"])
+def test_torch_disparity_reads_match_numpy(dtype) -> None:
+    import torch
+
+    rng = np.random.default_rng(3)
+    disp = rng.random((30, 40)).astype(np.float32)
+    tensor = torch.from_numpy(disp).to(getattr(torch, dtype))
+    reference = tensor.float().numpy()
+    mask = np.zeros((30, 40), bool)
+    mask[5:12, 20:33] = True
+    for target in [SymbolicTarget("near"), PointTarget(0.3, 0.6, track=False),
+                   RegionTarget(box=(0.1, 0.2, 0.5, 0.7)), RegionTarget(mask=mask)]:
+        plan = FocusPlan((Keyframe(0, target, Blur(10)),))
+        got = plan.evaluate([tensor[None]], 24).focus[0]
+        assert got == pytest.approx(plan.evaluate([reference], 24).focus[0], abs=1e-6)
+
+
+def test_large_maps_are_subsampled_for_percentiles() -> None:
+    big = np.tile(np.linspace(0, 1, 2048, dtype=np.float32), (1024, 1))
+    big[1::2, :] = np.nan  # holes are ignored
+    assert FocusPlan.static("near").evaluate([big], 24).focus[0] == pytest.approx(0.9, abs=0.01)
+
+
+def test_smoothing_damps_jitter_of_measured_targets_only() -> None:
+    rng = np.random.default_rng(5)
+    maps = [np.clip(ramp() + rng.normal(0, 0.05), 0, 1) for _ in range(48)]  # whole-frame jitter
+    raw = FocusPlan.static("middle").evaluate(maps, 24).focus
+    smooth = FocusPlan.static("middle").evaluate(maps, 24, smoothing_seconds=0.25).focus
+    assert np.std(np.diff(smooth)) < 0.35 * np.std(np.diff(raw))
+    assert smooth[0] == raw[0] and abs(smooth.mean() - raw.mean()) < 0.02
+    fixed = FocusPlan.static(0.4).evaluate(maps, 24, smoothing_seconds=0.25).focus
+    assert list(fixed) == [0.4] * 48
+    with pytest.raises(UsageError, match="smoothing_seconds"):
+        FocusPlan.static().evaluator(24, smoothing_seconds=-1)

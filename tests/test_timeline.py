@@ -157,6 +157,9 @@ def test_markers_on_real_clips_land_on_exact_frames_at_24000_1001(tmp_path: Path
     assert curve.focus[5] == pytest.approx(0.3) and curve.k[5] == pytest.approx(12)
     assert 0.3 < curve.focus[6] < curve.focus[47] < 0.5 and curve.focus[48] == pytest.approx(0.5)
 
+    streamed = bikes.evaluator()
+    assert [streamed.push(np.full((4, 4), 0.5, np.float32)).focus for _ in range(49)] == list(curve.focus[:49])
+
     chap = chaplin.plan.resolve(chaplin.rate, chaplin.render_frame_count)
     # static blur from frame 0, keyframe frame 0, 00:00:02:12 = 60 frames, prompt at marker 90 over 12 frames
     assert [r.frame for r in chap] == [0, 0, 60, 90, 102]

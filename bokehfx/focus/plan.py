@@ -482,12 +482,16 @@ class FocusCurve:
 # ------------------------------------------------------------------------------------ evaluation
 
 
-def _to_numpy_2d(disparity: Any) -> Any:
+def _is_torch(x: Any) -> bool:
+    return type(x).__module__.startswith("torch")
+
+
+def as_disparity_map(disparity: Any) -> Any:
+    """One frame's disparity as a 2-D array, left where it is: numpy stays numpy, a torch tensor
+    stays on its device (readers slice it there and copy only the values they need)."""
     import numpy as np
 
-    if type(disparity).__module__.startswith("torch"):
-        disparity = disparity.detach().to("cpu").float().numpy()
-    arr = np.asarray(disparity, dtype=np.float32)
+    arr = disparity if _is_torch(disparity) else np.asarray(disparity, dtype=np.float32)
     if arr.ndim == 3 and arr.shape[0] == 1:
         arr = arr[0]
     if arr.ndim != 2:
@@ -495,8 +499,18 @@ def _to_numpy_2d(disparity: Any) -> Any:
     return arr
 
 
+def _host(values: Any) -> Any:
+    """A (small) slice of disparity as a flat float64 numpy array of its finite values."""
+    import numpy as np
+
+    if _is_torch(values):
+        values = values.detach().float().cpu().numpy()
+    flat = np.asarray(values, dtype=np.float64).reshape(-1)
+    return flat[np.isfinite(flat)]
+
+
 def _subsample(arr: Any) -> Any:
-    step = max(1, math.ceil(math.sqrt(arr.size / MAX_QUANTILE_SAMPLES)))
+    step = max(1, math.ceil(math.sqrt(arr.shape[0] * arr.shape[1] / MAX_QUANTILE_SAMPLES)))
     return arr[::step, ::step] if step > 1 else arr
 
 
@@ -504,8 +518,7 @@ def read_percentile(disparity: Any, percentile: float) -> float:
     """The ``percentile`` of a disparity map's finite values (large maps are subsampled)."""
     import numpy as np
 
-    values = _subsample(disparity)
-    values = values[np.isfinite(values)]
+    values = _host(_subsample(disparity))
     if values.size == 0:
         raise UsageError("disparity map has no finite values to focus on")
     return float(np.percentile(values, percentile))
@@ -518,8 +531,7 @@ def read_window(disparity: Any, x: float, y: float, radius: int) -> float:
     h, w = disparity.shape
     cx = int(round(min(max(x, 0.0), 1.0) * (w - 1)))
     cy = int(round(min(max(y, 0.0), 1.0) * (h - 1)))
-    patch = disparity[max(cy - radius, 0): cy + radius + 1, max(cx - radius, 0): cx + radius + 1]
-    patch = patch[np.isfinite(patch)]
+    patch = _host(disparity[max(cy - radius, 0): cy + radius + 1, max(cx - radius, 0): cx + radius + 1])
     if patch.size == 0:
         raise UsageError(f"no finite disparity around focus point ({x:.3f}, {y:.3f})")
     return float(np.median(patch))
@@ -531,10 +543,17 @@ def read_region(disparity: Any, target: RegionTarget, image_size: Optional[tuple
 
     h, w = disparity.shape
     if target.mask is not None:
-        mask = np.asarray(target.mask)
-        if mask.shape != (h, w):
-            raise UsageError(f"focus region mask has shape {mask.shape}, the disparity {(h, w)}")
-        values = disparity[mask.astype(bool)]
+        mask = target.mask
+        if tuple(mask.shape) != (h, w):
+            raise UsageError(f"focus region mask has shape {tuple(mask.shape)}, the disparity {(h, w)}")
+        if _is_torch(disparity):
+            import torch
+
+            mask = torch.as_tensor(np.asarray(mask, dtype=bool) if not _is_torch(mask) else mask,
+                                   device=disparity.device).bool()
+        else:
+            mask = np.asarray(mask).astype(bool)
+        values = disparity[mask]
     else:
         x0, y0, x1, y1 = target.box  # type: ignore[misc]
         if target.pixels:
@@ -546,7 +565,7 @@ def read_region(disparity: Any, target: RegionTarget, image_size: Optional[tuple
         c0, c1 = int(math.floor(x0 * (w - 1))), int(math.ceil(x1 * (w - 1))) + 1
         r0, r1 = int(math.floor(y0 * (h - 1))), int(math.ceil(y1 * (h - 1))) + 1
         values = disparity[max(r0, 0):r1, max(c0, 0):c1]
-    values = values[np.isfinite(values)]
+    values = _host(values)
     if values.size == 0:
         raise UsageError("focus region covers no finite disparity")
     return float(np.median(values))
@@ -623,14 +642,20 @@ class PlanEvaluator:
         on_lost (`str`, *optional*, defaults to ``"raise"``): when a track is lost, ``"raise"``
             :class:`bokehfx.errors.TrackLostError`, or ``"hold"`` the last good position and flag it.
         tracker_options (`dict`, *optional*): passed to :class:`bokehfx.focus.tracking.PointTracker`.
+        smoothing_seconds (`float`, *optional*, defaults to 0): time constant of a one-pole
+            low-pass on *measured* targets (near / middle / far, point, region), against frame-to-
+            frame jitter of the depth; ``alpha = 1 - exp(-1 / (smoothing_seconds * rate))``. 0 is off.
     """
 
     def __init__(self, plan: FocusPlan, rate: RateLike, frame_count: Optional[int] = None, *,
                  depth_to_disparity: Optional[Callable[[float], float]] = None,
                  point_radius: Optional[int] = None, on_lost: str = "raise",
-                 tracker_options: Optional[Mapping[str, Any]] = None) -> None:
+                 tracker_options: Optional[Mapping[str, Any]] = None, smoothing_seconds: float = 0.0) -> None:
         if on_lost not in ("raise", "hold"):
             raise UsageError(f"on_lost must be 'raise' or 'hold', got {on_lost!r}")
+        if not (isinstance(smoothing_seconds, (int, float)) and math.isfinite(smoothing_seconds)
+                and smoothing_seconds >= 0):
+            raise UsageError(f"smoothing_seconds must be a number >= 0, got {smoothing_seconds!r}")
         self.plan = plan
         self.rate = exact_rate(rate)
         self.frame_count = frame_count
@@ -638,6 +663,9 @@ class PlanEvaluator:
         self.point_radius = point_radius
         self.on_lost = on_lost
         self.tracker_options = dict(tracker_options or {})
+        self._alpha = 1.0 if smoothing_seconds == 0 else \
+            1.0 - math.exp(-1.0 / (float(smoothing_seconds) * float(self.rate)))
+        self._smoothed: dict[int, float] = {}
         self.keys = plan.resolve(self.rate, frame_count)
         if depth_to_disparity is None and any(isinstance(r.keyframe.target, DepthTarget) for r in self.keys):
             raise UsageError("the focus plan has a depth in metres but this clip's depth is not "
@@ -681,7 +709,7 @@ class PlanEvaluator:
     def push(self, disparity: Any, image: Any = None) -> FrameFocus:
         """Evaluate the next frame from its disparity map (and its image for point targets)."""
         index = self.next_frame
-        disp = _to_numpy_2d(disparity)
+        disp = as_disparity_map(disparity)
         if image is not None:
             self._image_size = (int(image.shape[1]), int(image.shape[0]))
         self._update_tracks(index, image)
@@ -709,6 +737,16 @@ class PlanEvaluator:
         return target.x / max(w - 1, 1), target.y / max(h - 1, 1)
 
     def _read(self, target: Target, order: int, disp: Any) -> float:
+        if isinstance(target, (DisparityTarget, DepthTarget)):
+            return self._measure(target, order, disp)
+        value = self._measure(target, order, disp)
+        previous = self._smoothed.get(order)
+        if previous is not None:
+            value = previous + self._alpha * (value - previous)
+        self._smoothed[order] = value
+        return value
+
+    def _measure(self, target: Target, order: int, disp: Any) -> float:
         if isinstance(target, DisparityTarget):
             return float(target.value)
         if isinstance(target, SymbolicTarget):

@@ -135,7 +135,7 @@ MOVE_WORDS = frozenset({
     "switching", "switched", "sweep", "sweeps", "sweeping", "slide", "slides", "sliding", "glide",
     "glides", "gliding", "passes", "pass", "jumps", "jump", "snaps", "snap",
 })
-TO_WORDS = frozenset({"to", "onto", "towards", "toward", "into", "on", "over to", "until"})
+TO_WORDS = frozenset({"to", "onto", "towards", "toward", "into", "on"})
 KEEP_WORDS = frozenset({"keep", "make", "leave", "have", "hold", "get", "let", "render", "show"})
 STAY_WORDS = frozenset({"is", "stays", "stay", "remains", "remain", "be", "are", "looks", "look", "kept"})
 SHARP_WORDS = frozenset({"sharp", "crisp", "clear", "focused", "focussed", "sharper"})

@@ -129,6 +129,11 @@ class ClipJob:
         """The first rendered frame counted from the media's first frame."""
         return self.render_start_frame - (self.available_start_frame or 0)
 
+    def evaluator(self, **options: Any) -> Any:
+        """A streaming :class:`bokehfx.focus.plan.PlanEvaluator` of this clip's plan, at its rate,
+        over its rendered frames (frame 0 = the first rendered frame); ``options`` as there."""
+        return self.plan.evaluator(self.rate, self.render_frame_count, **options)
+
     @property
     def available(self) -> bool:
         """Whether the media can be rendered."""
