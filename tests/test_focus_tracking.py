@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from bokehfx.errors import TrackLostError
-from bokehfx.focus import Blur, FocusPlan, Keyframe, PointTarget
+from bokehfx.focus import Blur, FocusPlan, Keyframe, PointTarget, stack_focus
 from bokehfx.focus.tracking import PointTracker, to_gray_u8
 
 W, H, SIZE, N = 200, 150, 36, 50
@@ -78,6 +78,20 @@ def test_streamed_windows_carry_the_track() -> None:
         got = ev.feed(disparities[start:start + 20], frames[start:start + 20], start=start)
         focus = focus[:start] + [r.focus for r in got]
     assert len(focus) == N and np.allclose(focus, OBJECT_DISPARITY, atol=0.01)
+
+
+def test_renderer_window_layout_tensors() -> None:
+    """Windows as the renderer takes them: (T, 1, H, W) disparity, (T, 3, H, W) linear float frames."""
+    import torch
+
+    frames, disparities, centres = synthetic_clip()
+    linear = torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float().div(255).pow(2.2)
+    disp = torch.from_numpy(np.stack(disparities))[:, None]
+    plan = FocusPlan((Keyframe(0, PointTarget(centres[0, 0] / (W - 1), centres[0, 1] / (H - 1)), Blur(20)),))
+    ev = plan.evaluator(24)
+    focus, blur = stack_focus(ev.feed(disp[:25], linear[:25]) + ev.feed(disp[25:], linear[25:]))
+    assert focus.shape == blur.shape == (N,) and focus.dtype == np.float32
+    assert np.allclose(focus, OBJECT_DISPARITY, atol=0.01) and np.all(blur == 20)
 
 
 def test_lost_track_raises_or_holds() -> None:

@@ -24,6 +24,7 @@ from bokehfx.focus.plan import (
     SymbolicTarget,
     parse_blur,
     parse_target,
+    stack_focus,
     target_kind,
 )
 
@@ -46,5 +47,6 @@ __all__ = [
     "SymbolicTarget",
     "parse_blur",
     "parse_target",
+    "stack_focus",
     "target_kind",
 ]

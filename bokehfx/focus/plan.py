@@ -469,6 +469,15 @@ class FrameFocus:
     points: Mapping[int, tuple[float, float, bool]] = field(default_factory=dict)
 
 
+def stack_focus(results: Sequence[FrameFocus]) -> tuple[Any, Any]:
+    """``(F, K)`` as two ``(T,)`` float32 numpy arrays from a window of :class:`FrameFocus`, ready
+    to become the renderer's ``focus`` and ``blur`` tensors (``torch.from_numpy(F).to(device)``)."""
+    import numpy as np
+
+    return (np.array([r.focus for r in results], dtype=np.float32),
+            np.array([r.k for r in results], dtype=np.float32))
+
+
 @dataclass
 class FocusCurve:
     """Per-frame arrays of a whole evaluated clip."""
