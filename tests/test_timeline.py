@@ -231,3 +231,18 @@ def test_relink_rebases_transition_handles(shared: Path, tmp_path: Path) -> None
     out = write_relinked(tl, {2: tmp_path / "c3.mov"}, tmp_path / "t.otio")
     clip = list(otio.adapters.read_from_file(str(out)).find_clips())[2]
     assert clip.source_range.start_time.value == 2 and clip.media_reference.available_range.duration.value == 6
+
+
+def test_track_and_timeline_markers_apply_to_the_clip_under_them(tmp_path: Path) -> None:
+    rate = float(NTSC)
+    a = otio.schema.Clip(name="a", source_range=TR(RT(100, rate), RT(48, rate)))
+    b = otio.schema.Clip(name="b", source_range=TR(RT(1000, rate), RT(48, rate)))
+    track = otio.schema.Track(name="V1", children=[a, b])
+    track.markers.append(_marker(60, {"focus": "far"}, name="on track"))  # 12 frames into b
+    timeline = otio.schema.Timeline(tracks=[track])
+    timeline.tracks.markers.append(_marker(7, {"blur": 33}, name="on timeline"))  # 7 frames into a
+    path = tmp_path / "track_markers.otio"
+    otio.adapters.write_to_file(timeline, str(path))
+    ja, jb = read_timeline(path).jobs
+    assert [(r.frame, r.keyframe.blur.k) for r in ja.plan.resolve(ja.rate)] == [(7, 33.0)]
+    assert [(r.frame, r.keyframe.target) for r in jb.plan.resolve(jb.rate)] == [(12, SymbolicTarget("far"))]

@@ -15,7 +15,8 @@ Rules:
   file's folder. An ``ImageSequenceReference`` becomes a ``%0Nd`` pattern with its start frame.
   A clip whose media is missing, absent (``MissingReference``) or generated is still listed,
   with :attr:`ClipJob.missing` saying why; the other clips are unaffected.
-- Each job's plan comes from its ``bokehfx`` markers and ``bokehfx.DepthOfField`` effect (see
+- Each job's plan comes from its ``bokehfx`` markers and ``bokehfx.DepthOfField`` effect, and from
+  ``bokehfx`` markers on its track or on the timeline whose start falls inside the clip (see
   :mod:`bokehfx.timeline.schema`), else from ``default_plan``, else the default plan.
 - Files written by a newer OTIO with ``Marker.3`` (colour as an object) are read by turning those
   markers into ``Marker.2`` (colour by name); other unknown schema versions are refused.
@@ -352,7 +353,31 @@ def _record_start(clip: Any) -> Optional[Fraction]:
         return None
 
 
-def _clip_plan(clip: Any, rate: Fraction, render_start: int, cut_start: int,
+def _ancestor_events(clip: Any, rate: Fraction, render_start: int, render_count: int) -> list[FocusEvent]:
+    """Focus events from ``bokehfx`` markers on the tracks and stacks holding ``clip`` (a timeline
+    marker lives on ``timeline.tracks``): each applies to the clip under its start time."""
+    events = []
+    parent = clip.parent()
+    while parent is not None:
+        for marker in parent.markers:
+            where = f"{type(parent).__name__.lower()} {parent.name!r}, marker {marker.name!r}"
+            entry = bokehfx_entry(marker.metadata, where)
+            if entry is None:
+                continue
+            check_keys(entry, KEYFRAME_KEYS, where)
+            try:
+                local = parent.transformed_time(marker.marked_range.start_time, clip)
+            except Exception:
+                continue  # the marker's time does not reach this clip
+            frame = _frames(local, rate)
+            if render_start <= frame < render_start + render_count:
+                events.append(FocusEvent((frame - render_start) / rate,
+                                         _frames(marker.marked_range.duration, rate) / rate, entry, where))
+        parent = parent.parent()
+    return events
+
+
+def _clip_plan(clip: Any, rate: Fraction, render_start: int, render_count: int, cut_start: int,
                default_plan: Optional[FocusPlan]) -> tuple[FocusPlan, str]:
     events: list[FocusEvent] = []
     name = clip.name or "(unnamed clip)"
@@ -384,6 +409,7 @@ def _clip_plan(clip: Any, rate: Fraction, render_start: int, cut_start: int,
         time = (_frames(rng.start_time, rate) - render_start) / rate
         duration = _frames(rng.duration, rate) / rate
         events.append(FocusEvent(time, duration, entry, where))
+    events.extend(_ancestor_events(clip, rate, render_start, render_count))
     plan = build_plan(events, rate, base)
     if plan is None:
         return (default_plan if default_plan is not None else FocusPlan.static()), "default"
@@ -425,7 +451,7 @@ def clip_jobs(timeline: Any, base_dir: Union[str, Path], default_plan: DefaultPl
         render_count = _whole(_frames(visible.duration, rate))
         media_path, sequence, missing, available, url = _media(clip, base, rate, render_start)
         fallback = default_plan(rate) if callable(default_plan) else default_plan
-        plan, source = _clip_plan(clip, rate, render_start, start, fallback)
+        plan, source = _clip_plan(clip, rate, render_start, render_count, start, fallback)
         jobs.append(ClipJob(
             index=index, name=name, track=track, timeline=timeline_name, rate=rate, start_frame=start,
             frame_count=count, render_start_frame=render_start, render_frame_count=render_count, plan=plan,

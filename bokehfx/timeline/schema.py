@@ -15,6 +15,9 @@ Two places in a timeline carry focus, both under ``metadata["bokehfx"]``:
      "f_number": 2.8,                       # or: an f-number (K = 56 / N)
      "interp": "ease-in-out"}               # how the plan arrives here: hold | linear | ease-in-out
 
+The same markers on a **track** or on the **timeline** (``timeline.tracks``) apply to the clip
+under the marker's start time, on that track or on every video track.
+
 A marker with a duration is a pull: the focus before it holds until the marker's start and
 arrives at the marker's target at its end (``interp`` defaults to ``ease-in-out``); a marker
 without a duration is a cut (``interp`` defaults to ``hold``). A marker with only ``blur`` keeps
