@@ -12,10 +12,13 @@ the render). This module removes it:
    global scale and shift per frame is fitted.
 3. Each window is aligned by least-squares scale and shift to the already blended result on the
    frames it shares with the windows before it, then cross-faded in over those frames.
-4. Normalization to ``[0, 1]`` happens once for the whole clip (:class:`DisparityRange` over the
+4. Optionally (``flow_smoothing > 0``), each finished map is blended with the previous one warped
+   along the optical flow (:class:`bokehfx.depth.flow.FlowSmoother`), which removes remaining
+   per-pixel noise without smearing moving edges.
+5. Normalization to ``[0, 1]`` happens once for the whole clip (:class:`DisparityRange` over the
    aligned maps), never per frame.
 
-:class:`TemporalDepthStabilizer` does 1-3 while streaming, holding at most one window plus a
+:class:`TemporalDepthStabilizer` does 1-4 while streaming, holding at most one window plus a
 stride of frames; the caller (or :func:`estimate_clip_disparity`) normalizes in a second pass,
 which a depth cache makes cheap.
 """
@@ -28,6 +31,7 @@ import numpy as np
 import torch
 
 from bokehfx.depth.convert import DisparityRange
+from bokehfx.depth.flow import FlowSmoother
 from bokehfx.errors import UsageError
 from bokehfx.pipeline.windows import (
     DEFAULT_BLEND_MODE,
@@ -94,7 +98,7 @@ def mean_frame_change(disparity: np.ndarray) -> float:
 
 
 class TemporalDepthStabilizer:
-    """Streaming windowed estimation with alignment and cross-fade (steps 1-3 of the module docs).
+    """Streaming windowed estimation with alignment, cross-fade and smoothing (steps 1-4 of the module docs).
 
     Feed frames with :meth:`push`, end with :meth:`finish`; both return the aligned, *not yet
     normalized* disparity maps ``(H, W)`` float32 that became final, in frame order. The clip's
@@ -108,6 +112,8 @@ class TemporalDepthStabilizer:
             alignment; 0 turns window alignment off).
         mode (`str`, defaults to ``"linear"``): Cross-fade shape (``"linear"`` or ``"cosine"``).
         frame_alignment (`bool`, defaults to `True`): Align each frame to its window's mean map.
+        flow_smoothing (`float`, defaults to 0.0): Strength of flow-guided smoothing in ``[0, 1)``;
+            0 turns it off. Frames are taken as linear light.
     """
 
     def __init__(
@@ -117,8 +123,10 @@ class TemporalDepthStabilizer:
         overlap: int = DEFAULT_OVERLAP,
         mode: BlendMode = DEFAULT_BLEND_MODE,
         frame_alignment: bool = True,
+        flow_smoothing: float = 0.0,
     ) -> None:
         validate_window_args(window, overlap)
+        self.smoother = FlowSmoother(strength=flow_smoothing) if flow_smoothing else None
         crossfade_ramp(0, mode)
         self.estimate = estimate
         self.mode = mode
@@ -173,7 +181,9 @@ class TemporalDepthStabilizer:
         out = []
         while self._next_out < final:
             disp = self._blended.pop(self._next_out)
-            self._inputs.pop(self._next_out, None)
+            frame = self._inputs.pop(self._next_out)
+            if self.smoother is not None:
+                disp = self.smoother.push(frame, disp)
             self.clip_range.update(disp)
             out.append(disp)
             self._next_out += 1
@@ -188,20 +198,21 @@ def stabilized_disparity(
     mode: BlendMode = DEFAULT_BLEND_MODE,
     frame_alignment: bool = True,
     clip_range: DisparityRange | None = None,
+    flow_smoothing: float = 0.0,
 ) -> Iterator[np.ndarray]:
     """Aligned, unnormalized disparity per frame, streaming (see :class:`TemporalDepthStabilizer`).
 
     Args:
         frames (`Iterable`): Frames ``(3, H, W)`` in order.
         estimate (`Callable`): Batched estimator.
-        window, overlap, mode, frame_alignment: As for :class:`TemporalDepthStabilizer`.
+        window, overlap, mode, frame_alignment, flow_smoothing: As for :class:`TemporalDepthStabilizer`.
         clip_range (`DisparityRange`, *optional*): Updated with every yielded map, for the one
             normalization of the clip once the generator is exhausted.
 
     Yields:
         `np.ndarray`: float32 ``(H, W)`` per frame.
     """
-    stab = TemporalDepthStabilizer(estimate, window, overlap, mode, frame_alignment)
+    stab = TemporalDepthStabilizer(estimate, window, overlap, mode, frame_alignment, flow_smoothing)
     for frame in frames:
         for disp in stab.push(frame):
             if clip_range is not None:
@@ -220,6 +231,7 @@ def estimate_clip_disparity(
     overlap: int = DEFAULT_OVERLAP,
     mode: BlendMode = DEFAULT_BLEND_MODE,
     frame_alignment: bool = True,
+    flow_smoothing: float = 0.0,
 ) -> np.ndarray:
     """Whole clip in memory: stabilized and normalized once, ``(T, H, W)`` float32 in ``[0, 1]``.
 
@@ -227,7 +239,9 @@ def estimate_clip_disparity(
     way out instead.
     """
     clip_range = DisparityRange()
-    maps = list(stabilized_disparity(frames, estimate, window, overlap, mode, frame_alignment, clip_range))
+    maps = list(
+        stabilized_disparity(frames, estimate, window, overlap, mode, frame_alignment, clip_range, flow_smoothing)
+    )
     if not maps:
         raise UsageError("frames must hold at least one frame")
     return clip_range.normalize(np.stack(maps))

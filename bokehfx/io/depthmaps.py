@@ -464,6 +464,7 @@ def estimate_into_cache(
     overlap: int = DEFAULT_OVERLAP,
     mode: BlendMode = DEFAULT_BLEND_MODE,
     frame_alignment: bool = True,
+    flow_smoothing: float = 0.0,
 ) -> tuple[CachedDepth, bool]:
     """Estimated, stabilized depth of a clip from the cache, estimating (and storing) it on a miss.
 
@@ -474,12 +475,19 @@ def estimate_into_cache(
         cache_root (`str` or `Path`): Cache folder.
         clip (`str`): :func:`clip_fingerprint` of the source.
         estimator (`str`): The estimator's ``fingerprint``.
-        window, overlap, mode, frame_alignment: Stabilization settings (part of the key).
+        window, overlap, mode, frame_alignment, flow_smoothing: Stabilization settings (part of
+            the key), see :class:`bokehfx.depth.temporal.TemporalDepthStabilizer`.
 
     Returns:
         `tuple[CachedDepth, bool]`: The entry (use ``.normalized()``) and whether it was a hit.
     """
-    settings = {"window": window, "overlap": overlap, "mode": mode, "frame_alignment": frame_alignment}
+    settings = {
+        "window": window,
+        "overlap": overlap,
+        "mode": mode,
+        "frame_alignment": frame_alignment,
+        "flow_smoothing": flow_smoothing,
+    }
     key = cache_key(clip, estimator, settings)
     hit = open_cached_depth(cache_root, key)
     if hit is not None:
@@ -487,7 +495,10 @@ def estimate_into_cache(
     source = frames() if callable(frames) else frames
     meta = {"clip": clip, "estimator": estimator, "settings": settings}
     with DepthCacheWriter(cache_root, key, meta) as writer:
-        for disp in stabilized_disparity(source, estimate, window, overlap, mode, frame_alignment):
+        stream = stabilized_disparity(
+            source, estimate, window, overlap, mode, frame_alignment, flow_smoothing=flow_smoothing
+        )
+        for disp in stream:
             writer.write(disp)
         return writer.commit(), False
 
