@@ -143,3 +143,25 @@ def test_model_input_size_keeps_aspect_within_rounding():
     assert h % 14 == 0 and w % 14 == 0
     assert abs(w / h - 640 / 480) < 14 / h
     assert model_input_size(10, 10, 5) == (14, 14)  # at least one patch
+
+
+def test_metric_depth_models_are_inverted_to_disparity(tmp_path, clip_frames):
+    from transformers import AutoConfig
+
+    folder = save_tiny_depth_anything(tmp_path / "metric")
+    config = AutoConfig.from_pretrained(folder)
+    config.depth_estimation_type = "metric"
+    config.max_depth = 20
+    config.save_pretrained(folder)
+    est = DepthAnythingEstimator(str(folder), input_size=INPUT_SIZE)
+    assert est.metric
+    frames = torch.from_numpy(clip_frames[:2])
+    with torch.no_grad():
+        x = est.model_size(54, 96)
+        pixel = torch.nn.functional.interpolate(srgb_encode(frames), size=x, mode="bilinear", antialias=True)
+        pixel = (pixel.clamp(0, 1) - torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)) / torch.tensor(
+            [0.229, 0.224, 0.225]
+        ).view(1, 3, 1, 1)
+        depth = est.model(pixel_values=pixel).predicted_depth[:, None]
+    expected = torch.nn.functional.interpolate(1.0 / depth.clamp_min(1e-3), size=(54, 96), mode="bilinear")
+    np.testing.assert_allclose(est.estimate(frames).numpy(), expected.numpy(), rtol=1e-3, atol=1e-3)

@@ -13,6 +13,7 @@ from bokehfx.depth.convert import (
     decode_depth_values,
     fill_invalid,
     normalize_disparity,
+    parse_depth_range,
     to_disparity,
 )
 from bokehfx.depth.sidecar import SidecarOptions
@@ -98,6 +99,14 @@ def test_metric_depth_range_maps_near_to_one_and_far_to_zero():
         to_disparity(depth, depth > 0, "depth", depth_range=(4.0, 1.0))
     with pytest.raises(UsageError, match="depth_range applies to kind 'depth' only"):
         SidecarOptions(kind="disparity", depth_range=(1.0, 2.0))
+
+
+def test_parse_depth_range_flag():
+    assert parse_depth_range("0.5,20") == (0.5, 20.0)
+    assert parse_depth_range(" 1 , inf ") == (1.0, float("inf"))
+    for bad in ["5", "a,b", "2,1", "0,3", "1,2,3"]:
+        with pytest.raises(UsageError, match="depth_range must"):
+            parse_depth_range(bad)
 
 
 def test_normalization_is_one_range_for_the_whole_clip():

@@ -97,6 +97,7 @@ def test_tail_window_is_shifted_back_not_a_stub():
     plan = plan_windows(15, 8, 2)
     assert spans(plan) == [(0, 8), (6, 14), (7, 15)]
     assert plan[-1].blend_in == 7
+    assert plan[-1].overlap_slice == slice(7, 14) and list(plan[-1].frames) == list(range(7, 15))
 
 
 def test_tail_after_exact_fit_is_not_added():

@@ -84,7 +84,26 @@ def validate_depth_range(depth_range: tuple[float, float] | None) -> tuple[float
     return near, far
 
 
-def decode_depth_values(raw: np.ndarray, encoding: str = "raw", zero_invalid: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def parse_depth_range(text: str) -> tuple[float, float]:
+    """Parse a ``--depth-range`` value ``"NEAR,FAR"`` (``FAR`` may be ``inf``), e.g. ``"0.5,20"``.
+
+    Raises:
+        UsageError: When the text is not two numbers with ``0 < NEAR < FAR``.
+    """
+    parts = [p.strip() for p in str(text).split(",")]
+    if len(parts) != 2:
+        raise UsageError(f"depth_range must be NEAR,FAR (e.g. 0.5,20), got {text!r}")
+    try:
+        values = (float(parts[0]), float(parts[1]))
+    except ValueError:
+        raise UsageError(f"depth_range must be NEAR,FAR (e.g. 0.5,20), got {text!r}") from None
+    validate_depth_range(values)
+    return values
+
+
+def decode_depth_values(
+    raw: np.ndarray, encoding: str = "raw", zero_invalid: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
     """Turn stored values into depth (or disparity, for ``raw``) plus a validity mask.
 
     Args:
@@ -192,7 +211,9 @@ def _scanline_fill(values: np.ndarray, valid: np.ndarray, axis: int) -> tuple[np
     return np.moveaxis(out, -1, axis), np.moveaxis(filled, -1, axis)
 
 
-def fill_invalid(disparity: np.ndarray, valid: np.ndarray, fallback: np.ndarray | float | None = None) -> np.ndarray:
+def fill_invalid(
+    disparity: np.ndarray, valid: np.ndarray, fallback: np.ndarray | float | None = None
+) -> np.ndarray:
     """Fill unknown pixels of a disparity map from their valid neighbours.
 
     Holes are filled along each row with the *farther* (smaller disparity) of the nearest valid
@@ -308,6 +329,7 @@ __all__ = [
     "decode_depth_values",
     "fill_invalid",
     "normalize_disparity",
+    "parse_depth_range",
     "to_disparity",
     "validate_depth_range",
 ]

@@ -379,15 +379,15 @@ class DepthCacheWriter:
         self._pending: list[np.ndarray] = []
         self._chunks: list[str] = []
         self._count = 0
-        self._shape: tuple[int, int] | None = None
+        self._shape: tuple[int, ...] = ()
         self.clip_range = DisparityRange()
 
     def write(self, disparity: np.ndarray) -> None:
         """Append one aligned, unnormalized map ``(H, W)``."""
         if disparity.ndim != 2:
             raise UsageError(f"disparity must be (H, W), got shape {tuple(disparity.shape)}")
-        if self._shape is None:
-            self._shape = tuple(disparity.shape)  # type: ignore[assignment]
+        if not self._shape:
+            self._shape = tuple(disparity.shape)
         elif tuple(disparity.shape) != self._shape:
             raise UsageError(f"disparity must keep the shape {self._shape}, got {tuple(disparity.shape)}")
         self.clip_range.update(disparity)
@@ -415,7 +415,6 @@ class DepthCacheWriter:
             self.abort()
             raise UsageError("the depth cache entry holds no frame; nothing was stored")
         self._flush()
-        assert self._shape is not None
         meta = {
             **self.meta,
             "version": CACHE_FORMAT_VERSION,
