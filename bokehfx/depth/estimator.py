@@ -45,6 +45,7 @@ METRIC_DEPTH_FLOOR = 1e-3
 Transfer = Literal["linear", "srgb"]
 TRANSFERS: tuple[str, ...] = ("linear", "srgb")
 OFFLINE_VALUES = frozenset({"1", "ON", "YES", "TRUE"})
+OFFLINE_VARIABLES = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
 
 
 @runtime_checkable
@@ -66,8 +67,8 @@ class DepthEstimator(Protocol):
 
 
 def hub_offline() -> bool:
-    """True when ``HF_HUB_OFFLINE`` asks for local files only."""
-    return os.environ.get("HF_HUB_OFFLINE", "0").strip().upper() in OFFLINE_VALUES
+    """True when ``HF_HUB_OFFLINE`` (or transformers' older ``TRANSFORMERS_OFFLINE``) asks for local files only."""
+    return any(os.environ.get(name, "0").strip().upper() in OFFLINE_VALUES for name in OFFLINE_VARIABLES)
 
 
 def _looks_like_path(model_id: str) -> bool:
