@@ -74,6 +74,19 @@ def test_portrait_and_torch_input(estimator, shared):
     np.testing.assert_allclose(disp.numpy(), estimator.estimate(frames), rtol=1e-5, atol=1e-6)
 
 
+def test_anamorphic_source_is_unsqueezed_for_the_model(estimator, shared):
+    frames = srgb_to_linear(decode_frames(shared / "media/mb_sar_2x1.mp4", 2, 56, 28))
+    shapes, handle = capture_model_input(estimator)
+    try:
+        disp = estimator.estimate(frames, pixel_aspect=2.0)
+    finally:
+        handle.remove()
+    assert shapes == [(2, 3, 28, 112)]  # displayed 4:1, not the stored 2:1
+    assert disp.shape == (2, 1, 28, 56)  # back at the stored size
+    with pytest.raises(UsageError, match="pixel_aspect must be positive, got 0"):
+        estimator.estimate(frames, pixel_aspect=0)
+
+
 def test_batching_does_not_change_the_result(tiny_model_dir, estimator, clip_frames):
     one_by_one = DepthAnythingEstimator(str(tiny_model_dir), input_size=INPUT_SIZE, batch_size=1)
     np.testing.assert_allclose(one_by_one.estimate(clip_frames), estimator.estimate(clip_frames), rtol=1e-3, atol=1e-3)

@@ -272,17 +272,26 @@ class DepthAnythingEstimator:
         self._mean = torch.tensor(IMAGENET_MEAN, device=self.device).view(1, 3, 1, 1)
         self._std = torch.tensor(IMAGENET_STD, device=self.device).view(1, 3, 1, 1)
 
-    def model_size(self, height: int, width: int) -> tuple[int, int]:
-        """Model input size for a source of ``height`` x ``width`` (aspect kept, patch multiples)."""
-        return model_input_size(height, width, self.input_size, self.patch)
+    def model_size(self, height: int, width: int, pixel_aspect: float = 1.0) -> tuple[int, int]:
+        """Model input size for a source of ``height`` x ``width`` (display aspect kept, patch multiples).
+
+        Args:
+            height (`int`): Stored height.
+            width (`int`): Stored width.
+            pixel_aspect (`float`, defaults to 1.0): Sample aspect ratio (2.0 for 2:1 anamorphic):
+                the model sees the picture as displayed, unsqueezed.
+        """
+        if not pixel_aspect > 0:
+            raise UsageError(f"pixel_aspect must be positive, got {pixel_aspect!r}")
+        return model_input_size(height, max(1, round(width * pixel_aspect)), self.input_size, self.patch)
 
     @torch.inference_mode()
-    def _forward(self, batch: torch.Tensor) -> torch.Tensor:
+    def _forward(self, batch: torch.Tensor, pixel_aspect: float) -> torch.Tensor:
         h, w = batch.shape[-2:]
         x = batch.to(self.device, torch.float32, non_blocking=True)
         if self.transfer == "linear":
             x = srgb_encode(x)
-        x = resize_maps(x, self.model_size(h, w))
+        x = resize_maps(x, self.model_size(h, w, pixel_aspect))
         x = x.clamp(0.0, 1.0)  # antialiased resampling may overshoot
         x = ((x - self._mean) / self._std).to(self.dtype)
         pred = self.model(pixel_values=x).predicted_depth.float()
@@ -292,12 +301,14 @@ class DepthAnythingEstimator:
             pred = 1.0 / pred.clamp_min(METRIC_DEPTH_FLOOR)
         return resize_maps(pred, (h, w))
 
-    def estimate(self, frames: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
+    def estimate(self, frames: np.ndarray | torch.Tensor, pixel_aspect: float = 1.0) -> np.ndarray | torch.Tensor:
         """Relative disparity for a batch of frames.
 
         Args:
             frames (`np.ndarray` or `torch.Tensor`): Float ``(T, 3, H, W)`` RGB, linear light (or
                 sRGB-encoded with ``transfer="srgb"``), nominally in ``[0, 1]``.
+            pixel_aspect (`float`, defaults to 1.0): The source's sample aspect ratio (see
+                :meth:`model_size`); the result is still at the stored ``(H, W)``.
 
         Returns:
             `np.ndarray` or `torch.Tensor`: float32 ``(T, 1, H, W)``, numpy for numpy input, else a
@@ -317,7 +328,7 @@ class DepthAnythingEstimator:
         if tensor.ndim != 4 or tensor.shape[1] != 3:
             raise UsageError(f"frames must have shape (T, 3, H, W), got {tuple(tensor.shape)}")
         step = self.batch_size
-        outputs = [self._forward(tensor[i : i + step]) for i in range(0, tensor.shape[0], step)]
+        outputs = [self._forward(tensor[i : i + step], pixel_aspect) for i in range(0, tensor.shape[0], step)]
         if outputs:
             result = torch.cat(outputs)
         else:
