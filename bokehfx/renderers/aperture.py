@@ -69,11 +69,15 @@ def aperture_kernel(
     # Normalised aperture coordinates: unit circle = CoC; v points up on screen.
     u = x * look.anamorphic / radius
     v = -y / radius
-    mask = aperture_mask(u, v, look)
     if look.cat_eye > 0:
+        # Optical vignetting: the aperture seen through the lens barrel, a disc displaced radially
+        # by cat_eye * rho radii. The intersection is re-centred (each shifted by half) so the
+        # bokeh keeps its place and interpolated kernels keep unit coverage.
         px, py = position
-        cu, cv = look.cat_eye * px, -look.cat_eye * py
-        mask = mask * ((u - cu) ** 2 + (v - cv) ** 2 <= 1.0).to(mask.dtype)
+        cu, cv = 0.5 * look.cat_eye * px, -0.5 * look.cat_eye * py
+        mask = aperture_mask(u + cu, v + cv, look) * ((u - cu) ** 2 + (v - cv) ** 2 <= 1.0).to(u.dtype)
+    else:
+        mask = aperture_mask(u, v, look)
     coverage = F.avg_pool2d(mask[None, None], supersample)[0, 0]
     total = coverage.sum()
     if float(total) <= 0:

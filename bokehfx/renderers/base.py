@@ -55,9 +55,10 @@ class Look:
             Inner radius of the `"ring"` shape as a fraction of its outer radius, in ``[0, 1)``.
         cat_eye (`float`, defaults to 0.0):
             Optical vignetting toward the frame edge, in ``[0, 1]``. The aperture is intersected
-            with a second disc displaced radially by ``cat_eye * rho`` aperture radii, where
-            ``rho`` is the distance from the frame centre (1 at the corners): bokeh turns into
-            "cat's eyes" toward the corners. Each kernel keeps unit energy (no darkening).
+            with a disc displaced radially by ``cat_eye * rho`` aperture radii, where ``rho`` is
+            the distance from the frame centre (1 at the corners): bokeh turns into "cat's eyes"
+            toward the corners. The cat's eye stays centred on the point and keeps unit energy
+            (no darkening).
         kernel_image (`np.ndarray`, *optional*):
             User kernel for the `"image"` shape: a non-negative ``(h, w)`` or ``(h, w, c)`` array
             (channels are averaged). Its longer side spans the bokeh diameter.
