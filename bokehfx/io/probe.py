@@ -165,6 +165,18 @@ def pix_fmt_traits(pix_fmt: str) -> tuple[int, bool, bool, bool]:
     return depth, has_alpha, is_rgb, is_float
 
 
+def _display_matrix(frame: av.VideoFrame) -> tuple[tuple[int, ...] | None, int]:
+    """The frame's display matrix (9 ints, FFmpeg layout) and rotation, or (None, 0)."""
+    try:
+        side_data = list(frame.side_data)
+    except ValueError:  # a side-data type newer than this PyAV knows (seen on PNG stills): no matrix there
+        return None, 0
+    for sd in side_data:
+        if sd.type.name == "DISPLAYMATRIX":
+            return tuple(int(v) for v in np.frombuffer(bytes(sd), dtype="<i4")), int(frame.rotation)
+    return None, 0
+
+
 def _timecode(container: av.container.InputContainer, stream: av.stream.Stream) -> str | None:
     for md in (stream.metadata, container.metadata):
         if md.get("timecode"):
@@ -255,12 +267,7 @@ def probe(path: str | Path, *, fps: Fraction | None = None, exact_count: bool = 
             raise CorruptMediaError(f"{str(p)!r} has a video stream but no frame could be decoded")
         pix_fmt = first_frame.format.name
         depth, has_alpha, _, _ = pix_fmt_traits(pix_fmt)
-        matrix = None
-        rotation = 0
-        for sd in first_frame.side_data:
-            if sd.type.name == "DISPLAYMATRIX":
-                matrix = tuple(int(v) for v in np.frombuffer(bytes(sd), dtype="<i4"))
-                rotation = int(first_frame.rotation)
+        matrix, rotation = _display_matrix(first_frame)
         colour = ColourTags(
             primaries=int(first_frame.color_primaries if first_frame.color_primaries is not None else cc.color_primaries),
             transfer=int(first_frame.color_trc if first_frame.color_trc is not None else cc.color_trc),

@@ -16,7 +16,7 @@ import tempfile
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 import av
 import numpy as np
@@ -478,7 +478,7 @@ class SequenceSink:
     """
 
     def __init__(self, target: OutputTarget, source: MediaInfo, *, start_index: int = 0,
-                 start_number: int | None = None) -> None:
+                 start_number: int | None = None, data: bool = False) -> None:
         if not target.is_sequence:
             raise OutputError(f"{str(target.path)!r} is not an image-sequence pattern")
         self.target = target
@@ -487,6 +487,7 @@ class SequenceSink:
         base = source.first_number if source.first_number is not None else 0
         self.start_number = (start_number if start_number is not None else base) + start_index
         self.frames_written = 0
+        self.data = data
         self._atomic: _AtomicTarget | None = None
         self._out = None
         self._stream = None
@@ -503,8 +504,14 @@ class SequenceSink:
 
     def open(self) -> None:
         ext = self.target.extension
-        alpha = self.source.video.has_alpha
-        if ext == ".exr":
+        alpha = self.source.video.has_alpha and not self.data
+        if self.data:
+            # One channel of plain values (depth, mattes): float EXR, or 0..1 as 16-bit codes.
+            codec, self._pix_fmt, options = {
+                ".exr": ("exr", "grayf32le", {"format": "half", "compression": "zip1"}),
+                ".png": ("png", "gray16be", {}),
+            }.get(ext, ("tiff", "gray16le", {}))
+        elif ext == ".exr":
             codec, self._pix_fmt, options = "exr", ("gbrapf32le" if alpha else "gbrpf32le"), \
                 {"format": "half", "compression": "zip1"}
         elif ext == ".png":
@@ -533,7 +540,16 @@ class SequenceSink:
     def write(self, frame: Frame, image: np.ndarray | None = None, alpha: np.ndarray | None = None) -> None:
         image = frame.image if image is None else image
         alpha = frame.alpha if alpha is None else alpha
-        if self._codec == "exr":
+        if self.data:
+            values = image[..., 0] if image.ndim == 3 else image
+            if self._codec == "exr":
+                av_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(values, dtype=np.float32), format="grayf32le")
+            else:
+                codes = (np.clip(values, 0.0, 1.0) * 65535.0 + 0.5).astype(np.uint16)
+                av_frame = av.VideoFrame.from_ndarray(codes, format="gray16le")
+                if av_frame.format.name != self._pix_fmt:
+                    av_frame = av_frame.reformat(format=self._pix_fmt)
+        elif self._codec == "exr":
             arr = image.astype(np.float32, copy=False)
             if self._alpha:
                 a = alpha if alpha is not None else np.ones(image.shape[:2], np.float32)
@@ -577,6 +593,32 @@ class SequenceSink:
             self._out = None
         if self._atomic is not None:
             self._atomic.discard()
+
+
+def write_data_sequence(pattern: str | Path, maps: Iterable[np.ndarray], source: MediaInfo, *,
+                        force: bool = False, frame_count: int | None = None) -> Path:
+    """Write one-channel maps (e.g. normalized disparity) as an EXR / 16-bit PNG / TIFF sequence.
+
+    Stops after ``frame_count`` maps (default: the source's frame count, needed for endless
+    iterators such as a still repeated for every frame).
+    """
+    from bokehfx.io.paths import output_target
+    from bokehfx.io.probe import count_frames
+
+    target = output_target(pattern)
+    if not target.is_sequence:
+        raise OutputError(f"--save-depth {str(pattern)!r} must be an image-sequence pattern such as depth.%04d.exr")
+    check_output(target, source.path, force=force)
+    if frame_count is None:
+        v = source.video
+        frame_count = v.frame_count if v.frame_count_exact else count_frames(source.path)
+    time_base = source.video.time_base
+    with SequenceSink(target, source, data=True) as sink:
+        for index, values in enumerate(maps):
+            if index >= frame_count:
+                break
+            sink.write(Frame(index, None, None, time_base, np.asarray(values, dtype=np.float32)))
+    return target.path
 
 
 def open_sink(target: OutputTarget, source: MediaInfo, **kwargs) -> MovieSink | SequenceSink:

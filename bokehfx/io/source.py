@@ -183,4 +183,14 @@ def read_frames(path: str | Path, **kwargs: object) -> Iterator[Frame]:
         yield from src
 
 
-__all__ = ["DECODE_INTERPOLATION", "Frame", "VideoSource", "parse_frame_range", "read_frames"]
+
+
+def read_still(path: str | Path) -> np.ndarray:
+    """The first picture of a file (an image, or a movie's first frame) as linear float RGB ``(H, W, 3)``."""
+    with VideoSource(path, frame_range=(0, 1)) as src:
+        for frame in src:
+            return frame.image
+    raise CorruptMediaError(f"{str(path)!r}: no picture could be decoded")
+
+
+__all__ = ["DECODE_INTERPOLATION", "Frame", "VideoSource", "parse_frame_range", "read_frames", "read_still"]
