@@ -84,6 +84,13 @@ def slab(s: torch.Tensor, centres: torch.Tensor, j: int) -> tuple[torch.Tensor, 
     return inside, ((s - lo) / (hi - lo)).clamp(0.0, 1.0)
 
 
+def slab_index(s: torch.Tensor, centres: torch.Tensor) -> torch.Tensor:
+    """Index of the slab (see :func:`slab`) of every pixel, as an int64 tensor shaped like ``s``."""
+    bounds = centres.to(device=s.device, dtype=torch.float64)
+    index = torch.searchsorted(bounds, s.to(torch.float64).contiguous(), right=True) - 1
+    return index.clamp(0, len(centres) - 2)
+
+
 def signed_coc(disparity: torch.Tensor, focus: torch.Tensor, blur: torch.Tensor, max_blur: float | None) -> torch.Tensor:
     """``K * (d - F)`` per pixel, shape of ``disparity``, clamped to ``[-max_blur, max_blur]``."""
     s = blur.view(-1, 1, 1, 1) * (disparity - focus.view(-1, 1, 1, 1))
@@ -342,13 +349,15 @@ class PhysicalRenderer:
         acc_cov = torch.zeros_like(frames[:, :1])
         group: list[torch.Tensor] | None = None
         group_factor = 0
-        following = slab(s, centres, 0)[0]
+        index = slab_index(s, centres)
+        occupied = torch.bincount(index.flatten(), minlength=len(centres) - 1).tolist()
         for j in range(len(centres) - 1):
-            inside = following
-            following = slab(s, centres, j + 1)[0] if j + 2 < len(centres) else torch.zeros_like(inside)
-            if not bool(inside.any()):
+            if occupied[j] == 0:
                 continue
-            frac = slab(s, centres, j)[1]
+            inside = index == j
+            following = index == j + 1
+            lo_c, hi_c = float(centres[j]), float(centres[j + 1])
+            frac = ((s - lo_c) / (hi_c - lo_c)).clamp(0.0, 1.0)
             lo, hi = float(centres[j]), float(centres[j + 1])
             factor = self._downsample_factor(min(abs(lo), abs(hi)))
             if group is not None and factor != group_factor:
