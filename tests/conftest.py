@@ -27,3 +27,8 @@ def shared() -> Path:
 @pytest.fixture(scope="session")
 def media(shared: Path) -> Path:
     return shared / "media"
+
+
+# Tests never reach for model hubs: a missing model must fail at once, as on an offline machine.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

@@ -143,7 +143,7 @@ def test_truncated_real_file_renders_its_frames(media: Path, tmp_path: Path) -> 
 
 
 def test_features_not_built_yet_refuse_honestly(clip: Path, tmp_path: Path) -> None:
-    for extra in (["--blur", "10"], ["--renderer", "diffusion", "--blur", "0"], ["--timeline", "x.otio"]):
+    for extra in (["--renderer", "diffusion", "--blur", "0"], ["--ref", str(clip), "--blur", "0"]):
         result = invoke("render", clip, "-o", tmp_path / "x.mov", *extra)
         assert result.exit_code == 2
         assert result.stderr.startswith("error:") and "not implemented yet" in result.stderr

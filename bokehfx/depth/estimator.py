@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Iterator, Literal, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -114,6 +116,20 @@ def _not_available(model_id: str, detail: str) -> ModelNotAvailableError:
     )
 
 
+@contextmanager
+def _quiet_hub() -> Iterator[None]:
+    """Silence the hub client's retry warnings while downloading: the outcome is reported once."""
+    names = ("huggingface_hub", "huggingface_hub.utils._http", "transformers")
+    saved = {name: logging.getLogger(name).level for name in names}
+    for name in names:
+        logging.getLogger(name).setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for name, level in saved.items():
+            logging.getLogger(name).setLevel(level)
+
+
 def load_depth_model(
     model_id: str = DEFAULT_DEPTH_MODEL,
     revision: str | None = None,
@@ -159,9 +175,12 @@ def load_depth_model(
             reason = "HF_HUB_OFFLINE is set and it is not in the local cache" if hub_offline() else str(err)
             raise _not_available(model_id, reason) from None
         try:
-            model = AutoModelForDepthEstimation.from_pretrained(source, **kwargs)
+            with _quiet_hub():
+                model = AutoModelForDepthEstimation.from_pretrained(source, **kwargs)
         except OSError as err2:
-            raise _not_available(model_id, f"not in the local cache and the download failed: {err2}") from None
+            reason = "the hub could not be reached" if "connect" in str(err2).lower() else str(err2).splitlines()[0]
+            raise _not_available(model_id, f"not in the local cache, and the download failed: {reason}; "
+                                 "set HF_HUB_OFFLINE=1 on machines without network to fail at once") from None
     except ValueError as err:
         raise UsageError(f"depth model {model_id!r} is not a depth-estimation model: {err}") from None
     return model.to(device).eval()
