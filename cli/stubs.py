@@ -10,14 +10,6 @@ from cli.app import app, not_implemented
 
 
 @app.command()
-def demo(
-    output: Annotated[str, typer.Option("-o", "--output", help="Folder for the demo outputs.")] = "bokehfx_demo",
-) -> None:
-    """Render an offline procedural rack-focus demo."""
-    not_implemented("`bokehfx demo`")
-
-
-@app.command()
 def train() -> None:
     """Train the diffusion renderer on data made by the physical renderer."""
     not_implemented("`bokehfx train`")

@@ -332,3 +332,22 @@ def _replace_count(info: MediaInfo, n: int) -> MediaInfo:
     video = replace(info.video, frame_count=n, frame_count_exact=True,
                     duration=info.video.duration or n / info.video.frame_rate)
     return replace(info, video=video)
+
+
+def synthetic_info(width: int, height: int, rate: Fraction, frame_count: int, *, path: str = "<generated>",
+                   has_alpha: bool = False) -> MediaInfo:
+    """A :class:`MediaInfo` for frames made in memory (procedural scenes, composites), to hand to a sink.
+
+    The frames are linear light in Rec.709 primaries; a movie sink encodes them as Rec.709 video.
+    """
+    from bokehfx.io.colour import RANGE_LIMITED, SPC_BT709, TRC_LINEAR
+
+    rate = Fraction(rate)
+    video = VideoInfo(
+        index=0, codec="none", width=width, height=height, pix_fmt="gbrpf32le", bit_depth=32, has_alpha=has_alpha,
+        frame_rate=rate, time_base=1 / rate, start_pts=0, duration=frame_count / rate, frame_count=frame_count,
+        frame_count_exact=True, sample_aspect_ratio=Fraction(1), rotation=0, display_matrix=None,
+        colour=ColourTags(1, TRC_LINEAR, SPC_BT709, RANGE_LIMITED), timecode=None, is_image=True,
+    )
+    return MediaInfo(path=path, container="none", is_sequence=True, first_number=0, video=video, streams=(),
+                     metadata={})
