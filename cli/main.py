@@ -11,6 +11,7 @@ from cli import plan as _plan  # noqa: F401
 from cli import probe as _probe  # noqa: F401  (registers `probe`)
 from cli import render as _render  # noqa: F401  (registers `render`)
 from cli import demo as _demo  # noqa: F401  (registers `demo`)
+from cli import evaluate as _evaluate  # noqa: F401  (registers `eval`)
 from cli import stubs as _stubs  # noqa: F401  (registers commands not built yet)
 
 
