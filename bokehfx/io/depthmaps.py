@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
@@ -35,6 +34,7 @@ from bokehfx.depth.convert import DisparityRange, normalize_disparity
 from bokehfx.depth.sidecar import SidecarOptions, normalized_sidecar_frames, sidecar_disparity_range
 from bokehfx.depth.temporal import DEFAULT_OVERLAP, DEFAULT_WINDOW, stabilized_disparity
 from bokehfx.errors import CorruptMediaError, InputNotFoundError, OutputError, UnsupportedMediaError, UsageError
+from bokehfx.io.paths import is_sequence_pattern, sequence_files
 from bokehfx.pipeline.windows import DEFAULT_BLEND_MODE, BlendMode
 
 STILL_EXTENSIONS: frozenset[str] = frozenset(
@@ -42,7 +42,6 @@ STILL_EXTENSIONS: frozenset[str] = frozenset(
 )
 """File extensions read as one still image (used for every frame) rather than as a video."""
 
-_PATTERN = re.compile(r"%(0?)(\d*)d")
 
 
 @dataclass(frozen=True)
@@ -67,29 +66,8 @@ class DepthSidecar:
 
 
 def _sequence_files(pattern: Path) -> tuple[Path, ...]:
-    match = _PATTERN.search(pattern.name)
-    if match is None:
-        return ()
-    prefix, suffix = pattern.name[: match.start()], pattern.name[match.end() :]
-    width = int(match.group(2)) if match.group(2) else 0
-    digits = rf"\d{{{width}}}" if match.group(1) and width else r"\d+"
-    rx = re.compile(re.escape(prefix) + f"({digits})" + re.escape(suffix) + r"\Z")
-    folder = pattern.parent
-    if not folder.is_dir():
-        return ()
-    found = []
-    for entry in folder.iterdir():
-        m = rx.match(entry.name)
-        if m is not None and entry.is_file():
-            found.append((int(m.group(1)), entry))
-    found.sort()
     # A sequence is the first contiguous run of numbers, as FFmpeg's image2 demuxer reads it.
-    run = []
-    for number, entry in found:
-        if run and number != run[-1][0] + 1:
-            break
-        run.append((number, entry))
-    return tuple(entry for _, entry in run)
+    return tuple(entry for _, entry in sequence_files(pattern, contiguous=True))
 
 
 def open_depth_sidecar(path: str | Path) -> DepthSidecar:
@@ -107,7 +85,7 @@ def open_depth_sidecar(path: str | Path) -> DepthSidecar:
         UnsupportedMediaError: When the path is a directory.
     """
     p = Path(path)
-    if _PATTERN.search(p.name):
+    if is_sequence_pattern(p):
         files = _sequence_files(p)
         if not files:
             raise InputNotFoundError(f"depth sequence {str(path)!r} matches no file")
@@ -271,7 +249,7 @@ def clip_fingerprint(path: str | Path) -> str:
         InputNotFoundError: When the file (or every file of a pattern) is missing.
     """
     p = Path(path)
-    files = list(_sequence_files(p)) if _PATTERN.search(p.name) else [p]
+    files = list(_sequence_files(p)) if is_sequence_pattern(p) else [p]
     if not files or not all(f.is_file() for f in files):
         raise InputNotFoundError(f"clip {str(path)!r} does not exist")
     digest = hashlib.sha256()

@@ -34,8 +34,12 @@ def is_sequence_pattern(path: str | Path) -> bool:
     return SEQUENCE_PATTERN.search(Path(path).name) is not None
 
 
-def sequence_files(pattern: str | Path) -> list[tuple[int, Path]]:
-    """The existing files of a ``%0Nd`` pattern, as (frame number, path), sorted by number."""
+def sequence_files(pattern: str | Path, *, contiguous: bool = False) -> list[tuple[int, Path]]:
+    """The existing files of a ``%0Nd`` pattern, as (frame number, path), sorted by number.
+
+    With ``contiguous``, only the first unbroken run of numbers: what FFmpeg's image2 demuxer
+    reads (it stops at the first missing number).
+    """
     pattern = Path(pattern)
     match = SEQUENCE_PATTERN.search(pattern.name)
     if match is None:
@@ -47,12 +51,13 @@ def sequence_files(pattern: str | Path) -> list[tuple[int, Path]]:
     folder = pattern.parent
     if not folder.is_dir():
         return []
-    found = []
-    for child in folder.iterdir():
-        m = rx.match(child.name)
-        if m:
-            found.append((int(m.group(1)), child))
-    return sorted(found)
+    found = sorted((int(m.group(1)), child) for child in folder.iterdir()
+                   if (m := rx.match(child.name)) is not None and child.is_file())
+    if contiguous:
+        for i in range(1, len(found)):
+            if found[i][0] != found[i - 1][0] + 1:
+                return found[:i]
+    return found
 
 
 def check_input(path: str | Path) -> Path:

@@ -128,7 +128,7 @@ def open_input(path: str | Path, *, fps: Fraction | None = None) -> tuple[av.con
     fmt = None
     first: int | None = None
     if is_sequence_pattern(p):
-        first = sequence_files(p)[0][0]
+        first = sequence_files(p, contiguous=True)[0][0]
         fmt = "image2"
         options["framerate"] = str(fps or DEFAULT_SEQUENCE_FPS)
         options["start_number"] = str(first)
@@ -277,7 +277,7 @@ def probe(path: str | Path, *, fps: Fraction | None = None, exact_count: bool = 
         if pix_fmt.startswith("yuvj") and colour.range == 0:
             colour = ColourTags(colour.primaries, colour.transfer, colour.matrix, 2)
         if is_seq:
-            count, exact = len(sequence_files(p)), True
+            count, exact = len(sequence_files(p, contiguous=True)), True
             duration = count / rate
         elif exact_count:
             count, exact = None, True
