@@ -4,8 +4,9 @@ The same synthetic content (H.264 + AAC in .mp4, small resolution) is generated 
 and rendered to ProRes 422 HQ ``.mov`` with :func:`bokehfx.pipeline.job.run_render`, each run in
 a fresh Python process that reports its own peak resident set size, so no run inherits another's
 high-water mark. On Linux the peak is ``VmHWM`` from ``/proc/self/status``: ``ru_maxrss`` is not
-used there because the kernel carries the parent's high-water mark over ``fork``/``exec`` into it. The baseline is the short clip: the long clip's median peak
-RSS divided by the short clip's must stay at or below ``--target``.
+used there because the kernel carries the parent's high-water mark over ``fork``/``exec`` into it.
+The baseline is the short clip: the long clip's median peak RSS divided by the short clip's must
+stay at or below ``--target``.
 
 Run from the repository root::
 
