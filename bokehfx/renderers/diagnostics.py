@@ -15,7 +15,7 @@ import torch
 
 from bokehfx.errors import UsageError
 from bokehfx.renderers.base import Look, check_inputs
-from bokehfx.renderers.physical import LUMA_WEIGHTS, PhysicalRenderer, layer_centres, signed_coc, slab
+from bokehfx.renderers.physical import LUMA_WEIGHTS, PhysicalRenderer, layer_centres, signed_coc, slab_index
 
 #: Colour of pixels in front of the focal plane (warm orange).
 NEAR_COLOUR = (1.0, 0.45, 0.1)
@@ -87,10 +87,9 @@ def diagnostics(
     far = s < -in_focus_px
     codes = torch.where(near, colour(NEAR_COLOUR), torch.where(far, colour(FAR_COLOUR), colour(IN_FOCUS_COLOUR)))
     centres = layer_centres(float(s.abs().max()), renderer.layer_step_px, renderer.layer_step_ratio)
-    sliced = torch.zeros_like(rgb)
-    for j in range(len(centres) - 1):
-        inside, _ = slab(s, centres, j)
-        sliced = torch.where(inside, colour(LAYER_PALETTE[j % len(LAYER_PALETTE)]), sliced)
+    palette = torch.tensor(LAYER_PALETTE, dtype=work, device=frames.device)
+    index = slab_index(s, centres)[:, 0] % len(LAYER_PALETTE)
+    sliced = palette[index].permute(0, 3, 1, 2)
     out = {
         "focus_map": codes * shade,
         "disparity": disp.clamp(0.0, 1.0).expand(-1, 3, -1, -1),

@@ -152,33 +152,73 @@ def _fast_len(n: int) -> int:
         n += 1
 
 
+def _direct_convolve(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """Small-kernel convolution as a sum of shifted copies (faster than depthwise conv2d on CPU)."""
+    kh, kw = kernel.shape
+    h, w = x.shape[-2:]
+    py, px = kh // 2, kw // 2
+    padded = F.pad(x, (px, px, py, py), mode="replicate")
+    out = torch.zeros_like(x)
+    for a, b in torch.nonzero(kernel).tolist():
+        out += kernel[a, b] * padded[..., 2 * py - a : 2 * py - a + h, 2 * px - b : 2 * px - b + w]
+    return out
+
+
+def convolve_sum(pairs: list[tuple[torch.Tensor, torch.Tensor]], direct_max_taps: int = 25) -> torch.Tensor:
+    r"""``sum_i x_i * k_i``: convolve each tensor with its kernel (scatter semantics) and add up.
+
+    Borders are replicated. Kernels with at most ``direct_max_taps`` taps are applied directly;
+    larger ones through one shared FFT size, summing the spectra so a single inverse FFT is needed.
+
+    Args:
+        pairs (`list[tuple[torch.Tensor, torch.Tensor]]`): ``(x, kernel)`` with ``x`` of shape
+            ``(B, C, h, w)`` (all equal, float32/float64) and odd-sided ``(kh, kw)`` kernels.
+        direct_max_taps (`int`, defaults to 25): threshold between direct and FFT convolution.
+
+    Returns:
+        `torch.Tensor`: ``(B, C, h, w)`` sum of the convolutions.
+    """
+    if not pairs:
+        raise UsageError("pairs must hold at least one (tensor, kernel) pair, got none")
+    out: torch.Tensor | None = None
+    spectral = []
+    for x, kernel in pairs:
+        kernel = kernel.to(x.dtype)
+        kh, kw = kernel.shape
+        if kh * kw <= direct_max_taps:
+            y = x * kernel[0, 0] if kh == 1 and kw == 1 else _direct_convolve(x, kernel)
+            out = y if out is None else out + y
+        else:
+            spectral.append((x, kernel))
+    if spectral:
+        h, w = spectral[0][0].shape[-2:]
+        py = max(k.shape[0] for _, k in spectral) // 2
+        px = max(k.shape[1] for _, k in spectral) // 2
+        size = (_fast_len(h + 2 * py), _fast_len(w + 2 * px))
+        spectrum = None
+        for x, kernel in spectral:
+            ky, kx = py - kernel.shape[0] // 2, px - kernel.shape[1] // 2
+            kernel = F.pad(kernel, (kx, kx, ky, ky))
+            term = torch.fft.rfft2(F.pad(x, (px, px, py, py), mode="replicate"), s=size) * torch.fft.rfft2(kernel, s=size)
+            spectrum = term if spectrum is None else spectrum + term
+        y = torch.fft.irfft2(spectrum, s=size)[..., 2 * py : 2 * py + h, 2 * px : 2 * px + w]
+        out = y if out is None else out + y
+    return out
+
+
 def convolve(x: torch.Tensor, kernel: torch.Tensor, direct_max_taps: int = 25) -> torch.Tensor:
     r"""Convolve every channel of ``x`` with ``kernel`` (scatter semantics), replicate borders.
 
     Args:
         x (`torch.Tensor`): ``(B, C, h, w)`` float32/float64 tensor.
         kernel (`torch.Tensor`): ``(kh, kw)`` kernel with odd sides.
-        direct_max_taps (`int`, defaults to 25): kernels with at most this many taps use a direct
-            (depthwise) convolution, larger ones an FFT.
+        direct_max_taps (`int`, defaults to 25): kernels with at most this many taps are applied
+            directly, larger ones by FFT.
 
     Returns:
         `torch.Tensor`: ``(B, C, h, w)`` convolved tensor.
     """
-    kh, kw = kernel.shape
-    if kh == 1 and kw == 1:
-        return x * kernel[0, 0]
-    b, c, h, w = x.shape
-    py, px = kh // 2, kw // 2
-    padded = F.pad(x, (px, px, py, py), mode="replicate")
-    kernel = kernel.to(x.dtype)
-    if kh * kw <= direct_max_taps:
-        weight = kernel.flip(0, 1)[None, None]
-        out = F.conv2d(padded.reshape(b * c, 1, h + 2 * py, w + 2 * px), weight)
-        return out.reshape(b, c, h, w)
-    size = (_fast_len(h + 2 * py), _fast_len(w + 2 * px))
-    spectrum = torch.fft.rfft2(padded, s=size) * torch.fft.rfft2(kernel, s=size)
-    out = torch.fft.irfft2(spectrum, s=size)
-    return out[..., 2 * py : 2 * py + h, 2 * px : 2 * px + w]
+    return convolve_sum([(x, kernel)], direct_max_taps)
 
 
 class PhysicalRenderer:
@@ -373,9 +413,8 @@ class PhysicalRenderer:
             )
             small = _reduce(stack, factor)
             layer_lo, layer_hi = self._extend(small, factor)
-            layer = self._blur(layer_lo.to(conv_dtype), abs(lo) / factor, look, h, w, lo > 0)
-            layer = layer + self._blur(layer_hi.to(conv_dtype), abs(hi) / factor, look, h, w, hi > 0)
-            layer = layer.to(self.dtype)
+            parts = [(layer_lo.to(conv_dtype), abs(lo) / factor, lo > 0), (layer_hi.to(conv_dtype), abs(hi) / factor, hi > 0)]
+            layer = self._blur(parts, look, h, w).to(self.dtype)
             if group is None:
                 group, group_factor = [layer[:, :3], layer[:, 3:4]], factor
             else:
@@ -421,35 +460,38 @@ class PhysicalRenderer:
             upper = upper + 0.5 * extra
         return whole - upper, upper
 
-    def _blur(self, layer: torch.Tensor, radius: float, look: Look, full_h: int, full_w: int, near: bool) -> torch.Tensor:
-        """Convolve a layer with the aperture kernel, interpolating cat-eye kernels over zones.
+    def _blur(self, parts: list[tuple[torch.Tensor, float, bool]], look: Look, full_h: int, full_w: int) -> torch.Tensor:
+        """Convolve layer parts ``(tensor, radius, near)`` with their aperture kernels and add up.
 
-        Far layers see the aperture upright; near layers (in front of the focal plane) see it
-        point-reflected, as a thin lens does.
+        Far parts see the aperture upright; near parts (in front of the focal plane) see it
+        point-reflected, as a thin lens does. With cat-eye vignetting, kernels are interpolated
+        between ``cat_eye_zones`` x ``cat_eye_zones`` frame positions (scatter form: each source
+        pixel's kernel is the bilinear mix of its zone kernels).
         """
-        if radius < 0.5:
-            return layer
-        device, dtype = layer.device, layer.dtype
-        if look.cat_eye == 0:
-            kernel = aperture_kernel(radius, look, device=device, dtype=dtype)
-            return convolve(layer, kernel.flip(0, 1) if near else kernel, self.direct_max_taps)
-        _, _, h, w = layer.shape
-        n = self.cat_eye_zones
-        half_diag = math.hypot(full_w, full_h) / 2
-        scale_x, scale_y = (full_w / 2) / half_diag, (full_h / 2) / half_diag
-        xs = torch.linspace(-1.0, 1.0, w, device=device, dtype=dtype)
-        ys = torch.linspace(-1.0, 1.0, h, device=device, dtype=dtype)
-        centres = torch.linspace(-1.0, 1.0, n).tolist()
-        spacing = 2.0 / (n - 1)
-        out = torch.zeros_like(layer)
-        for cy in centres:
-            wy = (1.0 - (ys - cy).abs() / spacing).clamp_min(0.0).view(1, 1, h, 1)
-            for cx in centres:
-                wx = (1.0 - (xs - cx).abs() / spacing).clamp_min(0.0).view(1, 1, 1, w)
-                kernel = aperture_kernel(radius, look, (cx * scale_x, cy * scale_y), device=device, dtype=dtype)
-                kernel = kernel.flip(0, 1) if near else kernel
-                out = out + convolve(layer * (wy * wx), kernel, self.direct_max_taps)
-        return out
+        pairs = []
+        for layer, radius, near in parts:
+            device, dtype = layer.device, layer.dtype
+            if radius < 0.5:
+                pairs.append((layer, torch.ones((1, 1), device=device, dtype=dtype)))
+                continue
+            if look.cat_eye == 0:
+                kernel = aperture_kernel(radius, look, device=device, dtype=dtype)
+                pairs.append((layer, kernel.flip(0, 1) if near else kernel))
+                continue
+            _, _, h, w = layer.shape
+            n = self.cat_eye_zones
+            half_diag = math.hypot(full_w, full_h) / 2
+            scale_x, scale_y = (full_w / 2) / half_diag, (full_h / 2) / half_diag
+            xs = torch.linspace(-1.0, 1.0, w, device=device, dtype=dtype)
+            ys = torch.linspace(-1.0, 1.0, h, device=device, dtype=dtype)
+            spacing = 2.0 / (n - 1)
+            for cy in torch.linspace(-1.0, 1.0, n).tolist():
+                wy = (1.0 - (ys - cy).abs() / spacing).clamp_min(0.0).view(1, 1, h, 1)
+                for cx in torch.linspace(-1.0, 1.0, n).tolist():
+                    wx = (1.0 - (xs - cx).abs() / spacing).clamp_min(0.0).view(1, 1, 1, w)
+                    kernel = aperture_kernel(radius, look, (cx * scale_x, cy * scale_y), device=device, dtype=dtype)
+                    pairs.append((layer * (wy * wx), kernel.flip(0, 1) if near else kernel))
+        return convolve_sum(pairs, self.direct_max_taps)
 
     def _flush(
         self,
