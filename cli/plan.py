@@ -78,7 +78,7 @@ def plan(
     from bokehfx.errors import UsageError
     from bokehfx.focus.plan import NEUTRAL_DISPARITY, neutral_curve
     from bokehfx.focus.prompt import merge_flags, parse_prompt, plan_from_inputs
-    from bokehfx.focus.timecode import exact_rate, format_rate, frame_at
+    from bokehfx.timecode import exact_rate, format_rate, frame_at
 
     if frames is not None and frames <= 0:
         raise UsageError(f"--frames must be a positive number of frames, got {frames}")

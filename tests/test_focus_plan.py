@@ -22,7 +22,7 @@ from bokehfx.focus import (
     parse_blur,
     parse_target,
 )
-from bokehfx.focus.timecode import exact_rate, format_timecode, frame_at, parse_timecode, seconds_at
+from bokehfx.timecode import exact_rate, format_timecode, frame_at, parse_timecode, seconds_at
 
 NTSC = [Fraction(24000, 1001), Fraction(30000, 1001), Fraction(60000, 1001)]
 

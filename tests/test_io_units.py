@@ -12,7 +12,7 @@ from bokehfx.errors import OutputError, UnsupportedMediaError, UsageError
 from bokehfx.io import colour
 from bokehfx.io.paths import Codec, output_target, sequence_files
 from bokehfx.io.source import parse_frame_range
-from bokehfx.io.timecode import frames_to_timecode, offset_timecode, timecode_to_frames
+from bokehfx.timecode import format_timecode, offset_timecode, parse_timecode
 from cli.options import parse_fps
 
 
@@ -57,16 +57,17 @@ def test_lut_is_exact_for_sixteen_bit_codes() -> None:
 
 def test_timecode_arithmetic() -> None:
     ntsc = Fraction(30000, 1001)
-    assert timecode_to_frames("00:01:00;02", ntsc) == 1800
-    assert frames_to_timecode(1800, ntsc, drop_frame=True) == "00:01:00;02"
-    assert timecode_to_frames("00:10:00;00", ntsc) == 17982
-    assert frames_to_timecode(17982, ntsc, drop_frame=True) == "00:10:00;00"
+    assert parse_timecode("00:01:00;02", ntsc) == 1800
+    assert format_timecode(1800, ntsc, drop_frame=True) == "00:01:00;02"
+    assert parse_timecode("00:10:00;00", ntsc) == 17982
+    assert format_timecode(17982, ntsc, drop_frame=True) == "00:10:00;00"
     assert offset_timecode("01:00:00:00", 10, Fraction(25)) == "01:00:00:10"
     assert offset_timecode("00:00:59:23", 1, Fraction(24000, 1001)) == "00:01:00:00"
+    assert offset_timecode("00:00:59;29", 1, ntsc) == "00:01:00;02"
     for n in range(0, 40000, 1234):
-        assert timecode_to_frames(frames_to_timecode(n, ntsc, drop_frame=True), ntsc) == n
+        assert parse_timecode(format_timecode(n, ntsc, drop_frame=True), ntsc) == n
     with pytest.raises(UsageError):
-        timecode_to_frames("1:2", Fraction(24))
+        parse_timecode("1:2", Fraction(24))
 
 
 def test_output_targets() -> None:

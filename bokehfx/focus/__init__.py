@@ -2,7 +2,7 @@
 
 See :mod:`bokehfx.focus.plan` (model and evaluation), :mod:`bokehfx.focus.prompt` (the ``--prompt``
 grammar and the flag merge), :mod:`bokehfx.focus.tracking` (point tracking) and
-:mod:`bokehfx.focus.timecode` (exact time).
+:mod:`bokehfx.timecode` (exact time).
 """
 
 from bokehfx.focus.plan import (

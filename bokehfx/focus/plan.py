@@ -44,7 +44,7 @@ from fractions import Fraction
 from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, Union
 
 from bokehfx.errors import UsageError
-from bokehfx.focus.timecode import RateLike, exact_rate, exact_seconds, frame_at, seconds_at
+from bokehfx.timecode import RateLike, exact_rate, exact_seconds, frame_at, seconds_at
 
 #: Percentile of a frame's disparity that each symbolic target reads (disparity 1 = nearest).
 SYMBOLIC_PERCENTILES: Mapping[str, float] = {"near": 90.0, "middle": 50.0, "far": 10.0}

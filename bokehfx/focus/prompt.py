@@ -95,7 +95,7 @@ from bokehfx.focus.plan import (
     parse_blur,
     parse_target,
 )
-from bokehfx.focus.timecode import RateLike, exact_rate, exact_seconds, parse_timecode
+from bokehfx.timecode import RateLike, exact_rate, exact_seconds, parse_timecode
 
 #: Duration of a pull given a start time but no duration, in seconds.
 DEFAULT_PULL_SECONDS = Fraction(1)

@@ -29,7 +29,7 @@ from bokehfx.io.colour import (
 from bokehfx.io.paths import Codec, OutputTarget, is_sequence_pattern, sequence_files
 from bokehfx.io.probe import MediaInfo, open_input, primary_video_stream
 from bokehfx.io.source import Frame
-from bokehfx.io.timecode import offset_timecode
+from bokehfx.timecode import offset_timecode
 
 #: How far (seconds) copied streams may run ahead of the video when interleaving.
 COPY_LOOKAHEAD_S = Fraction(1, 2)

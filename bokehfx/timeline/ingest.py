@@ -8,7 +8,7 @@ skipped), in a stable order that :func:`bokehfx.timeline.relink.write_relinked` 
 
 Rules:
 
-- Times are exact: OTIO's float rates are snapped by :func:`bokehfx.focus.timecode.exact_rate`
+- Times are exact: OTIO's float rates are snapped by :func:`bokehfx.timecode.exact_rate`
   (23.976 is 24000/1001) and frame values kept as fractions.
 - EDLs do not store their frame rate: pass ``rate`` (default 24, OTIO's). Other formats ignore it.
 - Media: ``file://`` URLs and plain paths; relative paths are resolved against the timeline
@@ -34,7 +34,7 @@ from urllib.parse import unquote, urlparse
 
 from bokehfx.errors import InputNotFoundError, TimelineError, UsageError
 from bokehfx.focus.plan import FocusPlan
-from bokehfx.focus.timecode import MAX_DENOMINATOR, RateLike, exact_rate, format_rate
+from bokehfx.timecode import MAX_DENOMINATOR, RateLike, exact_rate, format_rate
 from bokehfx.timeline.schema import (
     EFFECT_KEYFRAME_KEYS,
     EFFECT_KEYS,

@@ -16,7 +16,7 @@ from typing import Any, Mapping, Optional, Sequence, Union
 
 from bokehfx.errors import OutputError, UsageError
 from bokehfx.focus.plan import PLAN_SCHEMA
-from bokehfx.focus.timecode import exact_rate
+from bokehfx.timecode import exact_rate
 
 PathLike = Union[str, Path]
 

@@ -57,7 +57,7 @@ from bokehfx.focus.plan import (
     parse_target,
 )
 from bokehfx.focus.prompt import parse_prompt
-from bokehfx.focus.timecode import exact_seconds, parse_timecode
+from bokehfx.timecode import exact_seconds, parse_timecode
 
 METADATA_KEY = "bokehfx"
 EFFECT_NAME = "bokehfx.DepthOfField"

@@ -1,4 +1,4 @@
-"""Exact time for focus plans: rational frame rates, seconds, frames and SMPTE timecode.
+"""Exact time: rational frame rates, seconds, frames and SMPTE timecode (shared by I/O and planning).
 
 Every time in a focus plan is a :class:`fractions.Fraction` of seconds, and every rate a
 :class:`fractions.Fraction` of frames per second, so that keyframes land on the exact frame at
@@ -156,12 +156,30 @@ def format_rate(rate: Fraction) -> str:
     return str(rate.numerator) if rate.denominator == 1 else f"{rate.numerator}/{rate.denominator}"
 
 
-def format_timecode(frame: int, rate: RateLike) -> str:
-    """Non-drop SMPTE timecode of a frame count at the nominal rate of ``rate``."""
-    nominal = math.ceil(exact_rate(rate))
+def format_timecode(frame: int, rate: RateLike, *, drop_frame: bool = False) -> str:
+    """SMPTE timecode of a frame count at the nominal rate of ``rate``.
+
+    With ``drop_frame`` (only at 29.97 and 59.94 fps) frame numbers 0 and 1 (0-3 at 59.94) of every
+    minute not divisible by ten are skipped and the separator is ``;``.
+    """
+    rate = exact_rate(rate)
+    nominal = math.ceil(rate)
     sign = "-" if frame < 0 else ""
     frame = abs(frame)
+    sep = ":"
+    if drop_frame and rate.denominator == 1001 and nominal in (30, 60):
+        drop = 2 * nominal // 30
+        per_10_minutes = nominal * 600 - drop * 9
+        per_minute = nominal * 60 - drop
+        tens, rest = divmod(frame, per_10_minutes)
+        frame += drop * 9 * tens + (drop * ((rest - drop) // per_minute) if rest > drop else 0)
+        sep = ";"
     secs, ff = divmod(frame, nominal)
     mins, ss = divmod(secs, 60)
     hh, mm = divmod(mins, 60)
-    return f"{sign}{hh:02d}:{mm:02d}:{ss:02d}:{ff:02d}"
+    return f"{sign}{hh:02d}:{mm:02d}:{ss:02d}{sep}{ff:02d}"
+
+
+def offset_timecode(text: str, frames: int, rate: RateLike) -> str:
+    """``text`` moved on by ``frames`` frames, keeping its drop-frame or non-drop form."""
+    return format_timecode(parse_timecode(text, rate) + frames, rate, drop_frame=";" in text)
