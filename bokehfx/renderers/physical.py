@@ -116,27 +116,29 @@ def pull_push(premult: torch.Tensor, confidence: torch.Tensor, tau: float) -> to
 
     Args:
         premult (`torch.Tensor`): ``(B, C, h, w)`` values premultiplied by ``confidence``.
-        confidence (`torch.Tensor`): ``(B, 1, h, w)`` in ``[0, 1]``; 0 means unknown.
+        confidence (`torch.Tensor`): ``(B, 1, h, w)`` or ``(B, C, h, w)`` (one per channel) in
+            ``[0, 1]``; 0 means unknown.
         tau (`float`): confidence at and above which a pixel's own value is used unchanged.
 
     Returns:
         `torch.Tensor`: ``(B, C, h, w)`` normalised values, defined everywhere (0 where nothing at
         all is known).
     """
-    levels = [(premult, confidence)]
-    while min(levels[-1][1].shape[-2:]) > 1:
-        p, c = levels[-1]
-        pad = (0, p.shape[-1] % 2, 0, p.shape[-2] % 2)
-        levels.append((F.avg_pool2d(F.pad(p, pad), 2), F.avg_pool2d(F.pad(c, pad), 2)))
-    p, c = levels[-1]
-    estimate = p / c.clamp_min(COVERAGE_EPS)
-    for p, c in reversed(levels[:-1]):
-        h, w = p.shape[-2:]
+    channels = premult.shape[1]
+    confidence = confidence.expand_as(premult)
+    levels = [torch.cat((premult, confidence), dim=1)]
+    while min(levels[-1].shape[-2:]) > 1:
+        x = levels[-1]
+        levels.append(F.avg_pool2d(F.pad(x, (0, x.shape[-1] % 2, 0, x.shape[-2] % 2)), 2))
+    top = levels[-1]
+    estimate = top[:, :channels] / top[:, channels:].clamp_min(COVERAGE_EPS)
+    for x in reversed(levels[:-1]):
+        h, w = x.shape[-2:]
         size = (2 * estimate.shape[-2], 2 * estimate.shape[-1])
         up = F.interpolate(estimate, size=size, mode="bilinear", align_corners=False)[..., :h, :w]
+        p, c = x[:, :channels], x[:, channels:]
         trust = (c / tau).clamp(0.0, 1.0)
-        own = p / c.clamp_min(COVERAGE_EPS)
-        estimate = trust * own + (1.0 - trust) * up
+        estimate = trust * (p / c.clamp_min(COVERAGE_EPS)) + (1.0 - trust) * up
     return estimate
 
 
@@ -408,11 +410,8 @@ class PhysicalRenderer:
             hidden = 1.0 - below if alpha is None else (1.0 - below) * alpha
             adjacent = following.to(s.dtype) if alpha is None else following * alpha
             upper = content * frac
-            stack = torch.cat(
-                (frames * content, content, frames * upper, upper, below, hidden, frames * adjacent, adjacent), dim=1
-            )
-            small = _reduce(stack, factor)
-            layer_lo, layer_hi = self._extend(small, factor)
+            pieces = [frames * content, content, frames * upper, upper, below, hidden, frames * adjacent, adjacent]
+            layer_lo, layer_hi = self._extend([_reduce(x, factor) for x in pieces], factor)
             parts = [(layer_lo.to(conv_dtype), abs(lo) / factor, lo > 0), (layer_hi.to(conv_dtype), abs(hi) / factor, hi > 0)]
             layer = self._blur(parts, look, h, w).to(self.dtype)
             if group is None:
@@ -428,11 +427,11 @@ class PhysicalRenderer:
             return rgb, torch.ones_like(acc_cov)
         return acc_rgb, acc_cov.clamp(0.0, 1.0)
 
-    def _extend(self, small: torch.Tensor, factor: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def _extend(self, pieces: list[torch.Tensor], factor: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Split a reduced slab into its two kernel parts, extended into the area nearer slabs hide.
 
-        ``small`` holds, per pixel: premultiplied colour (3) and coverage (1) of the slab, the same
-        for its upper kernel part (3 + 1), the coverage of this and farther slabs (1), the hidden
+        ``pieces`` holds, per pixel: premultiplied colour (3) and coverage (1) of the slab, the same
+        for its upper kernel part (3, 1), the coverage of this and farther slabs (1), the hidden
         coverage (1), and the premultiplied colour (3) and coverage (1) of the adjacent nearer slab.
 
         The slab's presence is interpolated (pull-push) into the hidden area. Behind the adjacent
@@ -441,19 +440,16 @@ class PhysicalRenderer:
         extension is shared equally by the two kernel parts. The interpolation runs at a reduction
         of ``fill_downsample`` from full resolution (``factor`` is the slab's own reduction).
         """
-        premult, content = small[:, 0:3], small[:, 3:4]
-        upper = torch.cat((small[:, 4:7], small[:, 7:8]), dim=1)
-        below, hidden = small[:, 8:9], small[:, 9:10]
-        adjacent_rgb, adjacent = small[:, 10:13], small[:, 13:14]
+        premult, content, upper_rgb, upper_cov, below, hidden, adjacent_rgb, adjacent = pieces
+        upper = torch.cat((upper_rgb, upper_cov), dim=1)
         whole = torch.cat((premult, content), dim=1)
         if float(hidden.max()) > 0:
             tau = self.fill_confidence
             step = max(1, self.fill_downsample // factor)
             coarse = _reduce(torch.cat((premult, content, below), dim=1), step)
-            presence = pull_push(coarse[:, 3:4], coarse[:, 4:5], tau).clamp(0.0, 1.0)
-            fill_rgb = pull_push(coarse[:, :3], coarse[:, 3:4], tau)
-            h, w = premult.shape[-2:]
-            presence, fill_rgb = _expand(presence, step, h, w), _expand(fill_rgb, step, h, w)
+            confidence = torch.cat((coarse[:, 3:4].expand(-1, 3, -1, -1), coarse[:, 4:5]), dim=1)
+            filled = _expand(pull_push(coarse[:, :4], confidence, tau), step, *premult.shape[-2:])
+            fill_rgb, presence = filled[:, :3], filled[:, 3:4].clamp(0.0, 1.0)
             beyond = (hidden - adjacent).clamp_min(0.0)
             extra = presence * torch.cat((adjacent_rgb + beyond * fill_rgb, hidden), dim=1)
             whole = whole + extra
