@@ -104,3 +104,47 @@ def test_frame_ranges_and_rates() -> None:
     for bad in ("0", "fast", "1/0"):
         with pytest.raises(UsageError):
             parse_fps(bad)
+
+
+def test_prefetch_keeps_order_surfaces_errors_and_stops_early() -> None:
+    from bokehfx.io.source import _prefetched
+
+    closed = []
+
+    def produce():
+        try:
+            for i in range(5):
+                yield i
+            raise UnsupportedMediaError("broken at 5")
+        finally:
+            closed.append(True)
+
+    got = []
+    with pytest.raises(UnsupportedMediaError, match="broken at 5"):
+        for item in _prefetched(produce, 2):
+            got.append(item)
+    assert got == [0, 1, 2, 3, 4] and closed == [True]
+
+    def endless():
+        try:
+            i = 0
+            while True:
+                yield i
+                i += 1
+        finally:
+            closed.append("endless")
+
+    stream = _prefetched(endless, 2)
+    assert [next(stream) for _ in range(3)] == [0, 1, 2]
+    stream.close()
+    assert closed[-1] == "endless"
+
+
+def test_source_decodes_the_same_with_and_without_prefetch(media) -> None:
+    from bokehfx.io.source import VideoSource
+
+    path = media / "skv_carphone_pristine.mp4"
+    with VideoSource(path, prefetch=0, frame_range=(0, 10)) as a, VideoSource(path, prefetch=3, frame_range=(0, 10)) as b:
+        pairs = list(zip(a, b))
+    assert len(pairs) == 10
+    assert all(x.pts == y.pts and np.array_equal(x.image, y.image) for x, y in pairs)
