@@ -233,6 +233,8 @@ def test_renderer_satisfies_protocol_and_validates_inputs() -> None:
         renderer.render(frames[:, :2], disparity, torch.zeros(2), torch.ones(2), Look())
     with pytest.raises(UsageError, match="lowres_min_radius"):
         PhysicalRenderer(lowres_min_radius=0)
+    with pytest.raises(UsageError, match="chunk_frames"):
+        PhysicalRenderer(chunk_frames=0)
 
 
 def test_batched_render_equals_frame_by_frame() -> None:
@@ -240,8 +242,10 @@ def test_batched_render_equals_frame_by_frame() -> None:
     frames = torch.rand(3, 3, 40, 56, generator=gen)
     disparity = torch.rand(3, 1, 40, 56, generator=gen)
     focus, blur = torch.tensor([0.1, 0.5, 0.9]), torch.tensor([8.0, 30.0, 16.0])
-    renderer = PhysicalRenderer()
+    renderer = PhysicalRenderer(chunk_frames=3)
     batched = renderer.render(frames, disparity, focus, blur, Look())
+    chunked = PhysicalRenderer(chunk_frames=2).render(frames, disparity, focus, blur, Look())
+    assert torch.allclose(batched, chunked, atol=1e-5)
     for t in range(3):
         single = renderer.render(frames[t : t + 1], disparity[t : t + 1], focus[t : t + 1], blur[t : t + 1], Look())
         assert torch.allclose(batched[t : t + 1], single, atol=1e-5)
