@@ -257,7 +257,7 @@ class PhysicalRenderer:
             Reduction (power of two) at which the hidden-area fill is interpolated; the fill is
             smooth, so this costs little quality and saves most of its time.
         chunk_frames (`int`, defaults to 4):
-            Frames rendered together; bounds memory (about 60 float32 values per pixel and frame
+            Frames rendered together; bounds memory (about 90 float32 values per pixel and frame
             at the peak). Results do not depend on it.
     """
 
