@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
-
-import typer
-
 from cli.app import app, not_implemented
 
 

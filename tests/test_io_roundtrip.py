@@ -175,16 +175,19 @@ def test_timecode_is_carried_and_moves_with_the_range(tmp_path: Path) -> None:
 
 
 def test_frame_range_trims_audio_to_the_rendered_span(tmp_path: Path) -> None:
-    src = write_clip(tmp_path / "av.mp4", gradient_frames(48, 64, 36), codec="libx264", pix_fmt="yuv420p",
-                     audio_seconds=2.0)
+    src = write_clip(tmp_path / "av.mp4", gradient_frames(72, 64, 36), codec="libx264", pix_fmt="yuv420p",
+                     audio_seconds=3.0)
     out = tmp_path / "cut.mov"
-    result = render(src, out, frames=(12, 24))
+    result = render(src, out, frames=(24, 36))  # 1.0 s to 1.5 s of a 3 s clip
     assert result.frames == 12
     with av.open(str(out)) as c:
         a = c.streams.audio[0]
         pkts = [p for p in c.demux(a) if p.size]
         times = [p.pts * Fraction(p.time_base) for p in pkts]
-    assert times and min(times) >= 0 and max(times) < Fraction(12, 24) + Fraction(1024, 48000)
+    packet = Fraction(1024, 48000)
+    assert times and min(times) >= 0 and max(times) < Fraction(12, 24)
+    assert max(times) >= Fraction(12, 24) - 2 * packet  # and the span is filled to its end
+    assert min(times) <= packet
 
 
 def test_odd_sizes_are_padded_for_h264_and_kept_for_prores(tmp_path: Path) -> None:

@@ -181,7 +181,7 @@ class StreamCopier:
         return None if ts is None else ts * Fraction(packet.time_base)
 
     def pump(self, until: Fraction | None, out: av.container.OutputContainer) -> None:
-        """Mux copied packets with time < ``until`` (``None``: everything left)."""
+        """Mux copied packets whose output time is < ``until`` (``None``: everything left)."""
         while not self._done:
             packet = self._pending
             if packet is None:
@@ -196,8 +196,9 @@ class StreamCopier:
             if packet.size == 0:
                 self._pending = None
                 continue
-            t = self._time(packet)
-            if until is not None and t is not None and t >= until:
+            t = self._time(packet)  # source time
+            t_out = t - self._start if t is not None and self._start is not None else t
+            if until is not None and t_out is not None and t_out >= until:
                 self._pending = packet
                 return
             self._pending = None
@@ -255,10 +256,14 @@ class MovieSink:
         start_index: index of the first frame written (for ``--frames``: timecode moves on with it).
         start_time: source time (seconds) of the first frame written; other streams and timestamps
             are shifted back by it. ``None`` keeps the source's timestamps as they are.
+        copy_lookahead: how far copied streams may run ahead of the video (seconds). Use 0 when
+            the render ends before the source does, so nothing past its end is copied before
+            :meth:`end_streams_at` is known.
     """
 
     def __init__(self, target: OutputTarget, source: MediaInfo, *, settings: EncodeSettings | None = None,
-                 start_index: int = 0, start_time: Fraction | None = None, copy_streams: bool = True) -> None:
+                 start_index: int = 0, start_time: Fraction | None = None, copy_streams: bool = True,
+                 copy_lookahead: Fraction = COPY_LOOKAHEAD_S) -> None:
         if target.codec is None:
             raise OutputError(f"{str(target.path)!r} is not a movie output")
         self.target = target
@@ -267,6 +272,7 @@ class MovieSink:
         self.notes = _Notes()
         self._start_index = start_index
         self._start_time = start_time
+        self._lookahead = Fraction(copy_lookahead)
         self._copy_streams = copy_streams
         self._out: av.container.OutputContainer | None = None
         self._copier: StreamCopier | None = None
@@ -429,7 +435,7 @@ class MovieSink:
             else:
                 self._durations.pop(packet.pts, None)
             if self._copier is not None and packet.dts is not None:
-                self._copier.pump(packet.dts * Fraction(packet.time_base) + COPY_LOOKAHEAD_S, self._out)
+                self._copier.pump(packet.dts * Fraction(packet.time_base) + self._lookahead, self._out)
             self._out.mux(packet)
 
     # -- finishing ------------------------------------------------------------------------------

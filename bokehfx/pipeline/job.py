@@ -19,7 +19,7 @@ import numpy as np
 from bokehfx.errors import UsageError
 from bokehfx.io.paths import Codec, check_input, output_target
 from bokehfx.io.probe import MediaInfo, probe
-from bokehfx.io.sink import EncodeSettings, check_output, open_sink
+from bokehfx.io.sink import COPY_LOOKAHEAD_S, EncodeSettings, check_output, open_sink
 from bokehfx.io.source import Frame, VideoSource
 
 #: Frames handed to the renderer at once when it does not ask for another size.
@@ -66,7 +66,7 @@ def _start_time(src: VideoSource, first: Frame) -> Fraction | None:
 
 
 def run_render(request: RenderRequest, renderer: FrameRenderer | None = None,
-               progress: ProgressCallback | None = None) -> RenderResult:
+               progress: ProgressCallback | None = None, info: MediaInfo | None = None) -> RenderResult:
     """Render one clip to ``request.output``; nothing is left there if anything fails.
 
     Steps: 1. validate paths (input exists and is media; output differs from input, is free or
@@ -79,8 +79,8 @@ def run_render(request: RenderRequest, renderer: FrameRenderer | None = None,
     check_input(request.input)
     target = output_target(request.output, request.codec)
     check_output(target, request.input, force=request.force)
-    # 2. probe
-    info = probe(request.input, fps=request.fps)
+    # 2. probe (unless the caller already did)
+    info = info or probe(request.input, fps=request.fps)
     started = time.perf_counter()
     done = 0
     with VideoSource(request.input, fps=request.fps, frame_range=request.frames, info=info) as src:
@@ -93,8 +93,9 @@ def run_render(request: RenderRequest, renderer: FrameRenderer | None = None,
         if target.is_sequence:
             sink = open_sink(target, info, start_index=start_index)
         else:
+            ends_early = request.frames is not None and request.frames[1] is not None
             sink = open_sink(target, info, settings=request.encode, start_index=start_index,
-                             start_time=_start_time(src, first))
+                             start_time=_start_time(src, first), copy_lookahead=0 if ends_early else COPY_LOOKAHEAD_S)
         with sink:
             batch: list[Frame] = [first]
             last: Frame = first
@@ -123,6 +124,7 @@ def run_render(request: RenderRequest, renderer: FrameRenderer | None = None,
             if request.frames is not None and request.frames[1] is not None and hasattr(sink, "end_streams_at"):
                 sink.end_streams_at(_frame_end(last, info))
     return RenderResult(target.path, done, time.perf_counter() - started, list(sink.notes.items), info)
+
 
 
 def _frame_end(frame: Frame, info: MediaInfo) -> Fraction | None:

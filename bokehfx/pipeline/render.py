@@ -91,7 +91,7 @@ def render_clip(request: RenderRequest, settings: DofSettings, *, progress: Prog
     info = probe(request.input, fps=request.fps)
     plan = settings.focus.plan(info.video.frame_rate, plan)
     if is_identity(plan, settings.view):
-        return run_render(request, renderer=None, progress=progress), None
+        return run_render(request, renderer=None, progress=progress, info=info), None
     from bokehfx.io.paths import output_target
     from bokehfx.io.sink import check_output
 
@@ -108,7 +108,7 @@ def render_clip(request: RenderRequest, settings: DofSettings, *, progress: Prog
     stage = DepthOfFieldStage(depth, plan, info, _engine(settings), settings.look, view=settings.view,
                               first_index=first, plan_origin=plan_origin, device=settings.device,
                               frame_count=frame_count, on_lost=settings.on_lost)
-    result = run_render(request, renderer=stage, progress=progress)
+    result = run_render(request, renderer=stage, progress=progress, info=info)
     if settings.save_depth is not None:
         save_depth(settings, request, info)
     return result, stage
