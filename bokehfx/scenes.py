@@ -28,6 +28,43 @@ POINT_LIGHT_PEAK = 12.0
 #: Standard deviation of a point light's Gaussian profile, in pixels.
 POINT_LIGHT_SIGMA_PX = 0.7
 
+#: Disparity of the nearest shape (the backdrop is at 0).
+NEAREST_DISPARITY = 0.9
+
+#: Speed of the backdrop relative to the shapes (parallax: far things move less).
+BACKDROP_SPEED_RATIO = 0.25
+
+#: Range of spatial frequencies of the texture waves, in cycles per pixel.
+TEXTURE_FREQUENCIES = (0.02, 0.14)
+
+#: Peak amplitude of the texture waves around the base colour (display values).
+TEXTURE_AMPLITUDE = 0.5
+
+#: Display gamma used to turn the procedural display-referred textures into linear light.
+TEXTURE_GAMMA = 2.2
+
+#: Shape size range as a fraction of the shorter frame side (radius, or half-width of a box).
+SHAPE_SIZE_RANGE = (0.15, 0.27)
+
+#: Range of the backdrop's base colour (display values; darker, so lights stand out).
+BACKDROP_COLOUR_RANGE = (0.2, 0.5)
+
+#: Range of the shapes' base colours (display values).
+SHAPE_COLOUR_RANGE = (0.3, 0.9)
+
+#: Where shape centres are placed, as fractions of the frame width and height.
+SHAPE_CENTRE_X_RANGE = (0.2, 0.8)
+SHAPE_CENTRE_Y_RANGE = (0.25, 0.75)
+
+#: Rounded boxes: height relative to width, and corner radius relative to the half-width.
+BOX_ASPECT = 0.7
+BOX_CORNER = 0.25
+
+
+def _uniform(low_high: tuple[float, float], generator: torch.Generator, n: int = 1) -> torch.Tensor:
+    low, high = low_high
+    return low + (high - low) * torch.rand(n, generator=generator)
+
 
 @dataclass
 class LayeredScene:
@@ -64,14 +101,15 @@ class LayeredScene:
 def _texture(x: torch.Tensor, y: torch.Tensor, generator: torch.Generator, base: torch.Tensor, waves: int = 6) -> torch.Tensor:
     """Band-limited random texture (sum of oriented sinusoids) around a base colour, ``(3, H, W)``."""
     out = base.view(3, 1, 1).expand(3, *x.shape).clone()
+    low, high = TEXTURE_FREQUENCIES
     for _ in range(waves):
-        freq = 0.02 + 0.12 * torch.rand(1, generator=generator).item()
+        freq = low + (high - low) * torch.rand(1, generator=generator).item()
         angle = math.pi * torch.rand(1, generator=generator).item()
         phase = 2 * math.pi * torch.rand(1, generator=generator).item()
-        amp = 0.25 * torch.rand(3, generator=generator) / waves * 2
+        amp = TEXTURE_AMPLITUDE * torch.rand(3, generator=generator) / waves
         wave = torch.sin(2 * math.pi * freq * (math.cos(angle) * x + math.sin(angle) * y) + phase)
         out = out + amp.view(3, 1, 1) * wave
-    return out.clamp(0.02, 0.98) ** 2.2
+    return out.clamp(0.0, 1.0) ** TEXTURE_GAMMA
 
 
 def make_scene(
@@ -91,9 +129,9 @@ def make_scene(
         frames (`int`, defaults to 1): number of frames.
         layers (`int`, defaults to 3): number of planes (>= 1): a full-frame backdrop at disparity
             0 and ``layers - 1`` textured shapes (discs and rounded boxes) at increasing
-            disparities up to 0.9.
+            disparities up to ``NEAREST_DISPARITY``.
         speed_px (`float`, defaults to 1.0): horizontal speed of the shapes in pixels per frame
-            (alternating direction; the backdrop drifts at a quarter of it).
+            (alternating direction; the backdrop drifts at ``BACKDROP_SPEED_RATIO`` of it).
         lights (`int`, defaults to 12): number of point lights on the backdrop (linear peak
             ``POINT_LIGHT_PEAK``, well above 1.0).
         seed (`int`, defaults to 0): random seed; the same arguments give the same scene.
@@ -111,17 +149,17 @@ def make_scene(
     xs = torch.arange(width, dtype=torch.float32).view(1, width).expand(height, width)
     rgb = torch.zeros(frames, layers, 3, height, width)
     alpha = torch.zeros(frames, layers, 1, height, width)
-    disparity = torch.linspace(0.0, 0.9, layers) if layers > 1 else torch.zeros(1)
+    disparity = torch.linspace(0.0, NEAREST_DISPARITY, layers) if layers > 1 else torch.zeros(1)
     light_xy = torch.rand(lights, 2, generator=gen) * torch.tensor([width, height])
-    back_base = torch.rand(3, generator=gen) * 0.3 + 0.2
+    back_base = _uniform(BACKDROP_COLOUR_RANGE, gen, 3)
     shapes = []
     for i in range(1, layers):
         shapes.append(
             {
-                "base": torch.rand(3, generator=gen) * 0.6 + 0.3,
-                "cx": (0.2 + 0.6 * torch.rand(1, generator=gen).item()) * width,
-                "cy": (0.25 + 0.5 * torch.rand(1, generator=gen).item()) * height,
-                "size": (0.15 + 0.12 * torch.rand(1, generator=gen).item()) * min(height, width),
+                "base": _uniform(SHAPE_COLOUR_RANGE, gen, 3),
+                "cx": _uniform(SHAPE_CENTRE_X_RANGE, gen).item() * width,
+                "cy": _uniform(SHAPE_CENTRE_Y_RANGE, gen).item() * height,
+                "size": _uniform(SHAPE_SIZE_RANGE, gen).item() * min(height, width),
                 "box": i % 2 == 0,
                 "seed": int(torch.randint(0, 2**31 - 1, (1,), generator=gen)),
                 "direction": 1.0 if i % 2 else -1.0,
@@ -129,7 +167,7 @@ def make_scene(
         )
     back_seed = int(torch.randint(0, 2**31 - 1, (1,), generator=gen))
     for t in range(frames):
-        drift = 0.25 * speed_px * t
+        drift = BACKDROP_SPEED_RATIO * speed_px * t
         bx = xs - drift
         rgb[t, 0] = _texture(bx, ys, torch.Generator().manual_seed(back_seed), back_base)
         for lx, ly in light_xy.tolist():
@@ -140,9 +178,9 @@ def make_scene(
             cx = shape["cx"] + shape["direction"] * speed_px * t
             sx, sy = xs - cx, ys - shape["cy"]
             if shape["box"]:
-                corner = 0.25 * shape["size"]
+                corner = BOX_CORNER * shape["size"]
                 qx = (sx.abs() - shape["size"] + corner).clamp_min(0.0)
-                qy = (sy.abs() - 0.7 * shape["size"] + corner).clamp_min(0.0)
+                qy = (sy.abs() - BOX_ASPECT * shape["size"] + corner).clamp_min(0.0)
                 outside = torch.sqrt(qx**2 + qy**2) - corner
             else:
                 outside = torch.sqrt(sx**2 + sy**2) - shape["size"]
