@@ -246,7 +246,45 @@ class _AtomicTarget:
                 pass
 
 
-class MovieSink:
+class _Sink:
+    """What both sinks share: the context-manager protocol and removing every trace on failure."""
+
+    _out: av.container.OutputContainer | None = None
+    _atomic: _AtomicTarget | None = None
+
+    def open(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):
+        self.open()
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+    def _release(self) -> None:
+        """Hook for what a sink holds besides its container (closed before the container)."""
+
+    def abort(self) -> None:
+        """Stop and remove every trace of the output."""
+        self._release()
+        if self._out is not None:
+            try:
+                self._out.close()
+            except Exception:  # the container may be half-written; it is deleted next
+                pass
+            self._out = None
+        if self._atomic is not None:
+            self._atomic.discard()
+
+
+class MovieSink(_Sink):
     """Encode frames into a ``.mov``/``.mp4``/``.mkv`` file; see the module docstring.
 
     Args:
@@ -283,16 +321,6 @@ class MovieSink:
         self.frames_written = 0
 
     # -- set-up ---------------------------------------------------------------------------------
-    def __enter__(self) -> "MovieSink":
-        self.open()
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
-
     def _pixel_format(self, has_alpha: bool) -> tuple[str, str, dict[str, str]]:
         codec = self.target.codec
         if codec is Codec.prores_hq:
@@ -462,21 +490,12 @@ class MovieSink:
             self.abort()
             raise
 
-    def abort(self) -> None:
-        """Stop and remove every trace of the output."""
+    def _release(self) -> None:
         if self._copier is not None:
             self._copier.close()
-        if self._out is not None:
-            try:
-                self._out.close()
-            except Exception:  # the container may be half-written; it is deleted next
-                pass
-            self._out = None
-        if self._atomic is not None:
-            self._atomic.discard()
 
 
-class SequenceSink:
+class SequenceSink(_Sink):
     """Write frames as ``name.%04d.png|tif|exr``: 16-bit sRGB PNG/TIFF, or half-float linear EXR.
 
     Frame numbers follow the source: a sequence keeps its own numbers, a movie starts at
@@ -497,16 +516,6 @@ class SequenceSink:
         self._atomic: _AtomicTarget | None = None
         self._out = None
         self._stream = None
-
-    def __enter__(self) -> "SequenceSink":
-        self.open()
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
 
     def open(self) -> None:
         ext = self.target.extension
@@ -589,17 +598,6 @@ class SequenceSink:
         except BaseException:
             self.abort()
             raise
-
-    def abort(self) -> None:
-        if self._out is not None:
-            try:
-                self._out.close()
-            except Exception:  # half-written; deleted next
-                pass
-            self._out = None
-        if self._atomic is not None:
-            self._atomic.discard()
-
 
 def write_data_sequence(pattern: str | Path, maps: Iterable[np.ndarray], source: MediaInfo, *,
                         force: bool = False, frame_count: int | None = None) -> Path:
