@@ -9,12 +9,12 @@ import pytest
 import torch
 from depth_helpers import decode_frames, save_tiny_depth_anything, srgb_to_linear
 
+from bokehfx.colour import linear_to_srgb
 from bokehfx.depth.estimator import (
     DepthAnythingEstimator,
     DepthEstimator,
     load_depth_model,
     resolve_dtype,
-    srgb_encode,
 )
 from bokehfx.depth.resize import model_input_size
 from bokehfx.errors import ModelNotAvailableError, UsageError
@@ -99,7 +99,7 @@ def test_transfer_linear_encodes_to_srgb_for_the_model(tiny_model_dir, estimator
         estimator.estimate(srgb_to_linear(display)), as_srgb.estimate(display), rtol=1e-3, atol=1e-4
     )
     x = torch.tensor([0.0, 0.0031308, 0.18, 1.0, 2.0])
-    np.testing.assert_allclose(srgb_encode(x).numpy(), [0.0, 0.04045, 0.46135, 1.0, 1.0], atol=1e-4)
+    np.testing.assert_allclose(linear_to_srgb(x).numpy(), [0.0, 0.04045, 0.46135, 1.0, 1.0], atol=1e-4)
 
 
 def test_bfloat16_runs_on_cpu_and_returns_float32(tiny_model_dir, estimator, clip_frames):
@@ -171,7 +171,7 @@ def test_metric_depth_models_are_inverted_to_disparity(tmp_path, clip_frames):
     frames = torch.from_numpy(clip_frames[:2])
     with torch.no_grad():
         x = est.model_size(54, 96)
-        pixel = torch.nn.functional.interpolate(srgb_encode(frames), size=x, mode="bilinear", antialias=True)
+        pixel = torch.nn.functional.interpolate(linear_to_srgb(frames), size=x, mode="bilinear", antialias=True)
         pixel = (pixel.clamp(0, 1) - torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)) / torch.tensor(
             [0.229, 0.224, 0.225]
         ).view(1, 3, 1, 1)

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from bokehfx.metrics import edge_band_psnr, psnr
 from bokehfx.renderers import Look, PhysicalRenderer
-from bokehfx.renderers.colour import linear_to_srgb, srgb_to_linear
+from bokehfx.colour import linear_to_srgb, srgb_to_linear
 
 BOKEHME_K = 60.0
 BOKEHME_FOCUS = 90.0 / 255.0

@@ -7,7 +7,7 @@ import torch
 
 from bokehfx.metrics import edge_band_psnr, psnr, temporal_consistency_mae
 from bokehfx.renderers import Look, PhysicalRenderer
-from bokehfx.renderers.colour import linear_to_srgb
+from bokehfx.colour import linear_to_srgb
 from bokehfx.renderers.gather import gather_blur
 from bokehfx.scenes import make_scene, ray_trace
 

@@ -9,7 +9,7 @@ import torch
 
 from bokehfx.errors import UsageError
 from bokehfx.renderers import Look
-from bokehfx.renderers.colour import linear_to_srgb, srgb_to_linear
+from bokehfx.colour import linear_to_srgb, srgb_to_linear
 from bokehfx.scenes import LayeredScene, aperture_samples, make_scene, ray_trace
 
 

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Iterator, Literal, Protocol, runtime_checkable
 import numpy as np
 import torch
 
+from bokehfx.colour import linear_to_srgb
 from bokehfx.depth.resize import VIT_PATCH, model_input_size, resize_maps
 from bokehfx.errors import ModelNotAvailableError, UsageError
 
@@ -207,12 +208,6 @@ def model_fingerprint(model: PreTrainedModel, model_id: str, revision: str | Non
     return digest.hexdigest()[:16]
 
 
-def srgb_encode(linear: torch.Tensor) -> torch.Tensor:
-    """sRGB transfer function (IEC 61966-2-1) on linear light, clipped to ``[0, 1]`` first."""
-    x = linear.clamp(0.0, 1.0)
-    return torch.where(x <= 0.0031308, 12.92 * x, 1.055 * x.clamp_min(0.0031308).pow(1.0 / 2.4) - 0.055)
-
-
 class DepthAnythingEstimator:
     """Depth Anything (V1/V2, any size) behind the :class:`DepthEstimator` interface.
 
@@ -309,7 +304,7 @@ class DepthAnythingEstimator:
         h, w = batch.shape[-2:]
         x = batch.to(self.device, torch.float32, non_blocking=True)
         if self.transfer == "linear":
-            x = srgb_encode(x)
+            x = linear_to_srgb(x)
         x = resize_maps(x, self.model_size(h, w, pixel_aspect))
         x = x.clamp(0.0, 1.0)  # antialiased resampling may overshoot
         x = ((x - self._mean) / self._std).to(self.dtype)
@@ -366,5 +361,4 @@ __all__ = [
     "load_depth_model",
     "model_fingerprint",
     "resolve_dtype",
-    "srgb_encode",
 ]

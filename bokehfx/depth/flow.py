@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from bokehfx.depth.estimator import srgb_encode
+from bokehfx.colour import linear_to_srgb
 from bokehfx.errors import UsageError
 
 DEFAULT_FLOW_MAX_SIDE = 512
@@ -46,7 +46,7 @@ def flow_luma(frame: np.ndarray | torch.Tensor, linear: bool = True) -> np.ndarr
     t = t.detach().float().cpu()
     if t.ndim != 3 or t.shape[0] != 3:
         raise UsageError(f"frame must have shape (3, H, W), got {tuple(t.shape)}")
-    t = srgb_encode(t) if linear else t.clamp(0.0, 1.0)
+    t = linear_to_srgb(t) if linear else t.clamp(0.0, 1.0)
     w = torch.tensor(LUMA_WEIGHTS).view(3, 1, 1)
     return (t * w).sum(0).numpy()
 

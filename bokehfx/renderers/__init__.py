@@ -2,7 +2,7 @@
 
 from bokehfx.renderers.aperture import aperture_kernel
 from bokehfx.renderers.base import Look, Renderer
-from bokehfx.renderers.colour import linear_to_srgb, srgb_to_linear
+from bokehfx.colour import linear_to_srgb, srgb_to_linear
 from bokehfx.renderers.diagnostics import diagnostics
 from bokehfx.renderers.gather import gather_blur
 from bokehfx.renderers.physical import PhysicalRenderer

@@ -1,4 +1,6 @@
-"""sRGB transfer functions (IEC 61966-2-1), for tests and tools that start from sRGB images."""
+"""sRGB transfer functions (IEC 61966-2-1) on tensors: model inputs, previews, tests from sRGB images.
+
+The I/O layer has its own numpy curves for every tagged transfer (:mod:`bokehfx.io.colour`)."""
 
 from __future__ import annotations
 
