@@ -13,9 +13,9 @@ from cli.app import app
 @app.command()
 def demo(
     output: Annotated[str, typer.Option("-o", "--output", help="Folder for the demo outputs.")] = "bokehfx_demo",
-    width: Annotated[int, typer.Option(help="Width of the procedural clip (even).")] = 480,
-    height: Annotated[int, typer.Option(help="Height of the procedural clip (even).")] = 270,
-    frames: Annotated[int, typer.Option(help="Frames of the procedural clip (at 24 fps).")] = 36,
+    width: Annotated[int, typer.Option(help="Width of the procedural clip (even).")] = 640,
+    height: Annotated[int, typer.Option(help="Height of the procedural clip (even).")] = 360,
+    frames: Annotated[int, typer.Option(help="Frames of the procedural clip (at 24 fps).")] = 48,
     force: Annotated[bool, typer.Option("--force", "-f", help="Overwrite an earlier demo in the folder.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress; print only the output folder.")] = False,
 ) -> None:

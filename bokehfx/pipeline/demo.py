@@ -53,9 +53,9 @@ OUTPUT_NAMES = {
 class DemoSettings:
     """Size of the demo clip."""
 
-    width: int = 480
-    height: int = 270
-    frames: int = 36
+    width: int = 640
+    height: int = 360
+    frames: int = 48
     rate: Fraction = Fraction(24)
     layers: int = 4
     lights: int = 24
