@@ -165,7 +165,7 @@ def render(
     depth_cache: Annotated[Optional[str], typer.Option(
         help="Depth cache folder (default .bokehfx-cache/depth beside the output).", rich_help_panel=DEPTH)] = None,
     save_depth: Annotated[Optional[str], typer.Option(
-        help="Also write the normalized disparity (0 far, 1 near) as an image sequence: depth.%04d.exr|png|tif.",
+        help="Also write the normalized disparity (0 far, 1 near): depth.%04d.exr|png|tif, or depth.mkv (16-bit FFV1).",
         rich_help_panel=DEPTH)] = None,
     device: Annotated[str, typer.Option(help="cpu, cuda, cuda:N or auto.", rich_help_panel=DEPTH)] = "cpu",
     dtype: Annotated[Precision, typer.Option(help="Engine precision (fp16/bf16 on GPU).",

@@ -186,3 +186,19 @@ def test_tracked_point_with_a_late_range_is_refused(scene, tmp_path: Path) -> No
     result = invoke("render", clip, "-o", tmp_path / "x.mov", "--depth", depth, "--focus-point", "0.25,0.5",
                     "--blur", "10", "--frames", "4-8")
     assert result.exit_code == 2 and "render from frame 0" in result.stderr
+
+
+def test_save_depth_as_sixteen_bit_video(scene, tmp_path: Path) -> None:
+    clip, depth = scene
+    result = invoke("render", clip, "-o", tmp_path / "o.mov", "--depth", depth, "--depth-kind", "disparity",
+                    "--blur", "8", "--save-depth", tmp_path / "depth.mkv", "--quiet")
+    assert result.exit_code == 0, result.stderr
+    with av.open(str(tmp_path / "depth.mkv")) as c:
+        assert c.streams.video[0].codec_context.name == "ffv1"
+        maps = [f.to_ndarray(format="gray16le") for f in c.decode(video=0)]
+    assert len(maps) == N
+    assert maps[0][:, : W // 2 - 2].min() == 65535 and maps[0][:, W // 2 + 2:].max() == 0
+    bad = invoke("render", clip, "-o", tmp_path / "p.mov", "--depth", depth, "--blur", "8",
+                 "--save-depth", tmp_path / "depth.avi")
+    assert bad.exit_code == 2 and bad.stderr.startswith("error:")
+    assert not (tmp_path / "p.mov").exists(), "a bad --save-depth is refused before anything is written"

@@ -599,29 +599,90 @@ class SequenceSink(_Sink):
             self.abort()
             raise
 
-def write_data_sequence(pattern: str | Path, maps: Iterable[np.ndarray], source: MediaInfo, *,
-                        force: bool = False, frame_count: int | None = None) -> Path:
-    """Write one-channel maps (e.g. normalized disparity) as an EXR / 16-bit PNG / TIFF sequence.
+class DataMovieSink(_Sink):
+    """One-channel maps in 0..1 (depth, mattes) as lossless 16-bit FFV1 video in Matroska."""
 
-    Stops after ``frame_count`` maps (default: the source's frame count, needed for endless
-    iterators such as a still repeated for every frame).
-    """
+    def __init__(self, path: Path, source: MediaInfo) -> None:
+        self.path = Path(path)
+        self.source = source
+        self.frames_written = 0
+        self._stream = None
+
+    def open(self) -> None:
+        v = self.source.video
+        self._atomic = _AtomicTarget(self.path, self.path.suffix, is_dir=False)
+        try:
+            self._out = av.open(str(self._atomic.temp), mode="w", format="matroska")
+            self._stream = self._out.add_stream("ffv1", rate=v.frame_rate)
+            self._stream.width, self._stream.height, self._stream.pix_fmt = v.width, v.height, "gray16le"
+        except BaseException:
+            self.abort()
+            raise
+
+    def write(self, values: np.ndarray) -> None:
+        codes = (np.clip(values, 0.0, 1.0) * 65535.0 + 0.5).astype(np.uint16)
+        frame = av.VideoFrame.from_ndarray(codes, format="gray16le")
+        frame.pts = self.frames_written
+        for packet in self._stream.encode(frame):
+            self._out.mux(packet)
+        self.frames_written += 1
+
+    def close(self) -> None:
+        if self._out is None:
+            return
+        try:
+            for packet in self._stream.encode(None):
+                self._out.mux(packet)
+            self._out.close()
+            self._out = None
+            os.replace(self._atomic.temp, self.path)
+        except BaseException:
+            self.abort()
+            raise
+
+
+def check_data_target(path: str | Path, input_path: str | Path, *, force: bool) -> OutputTarget:
+    """Validate where :func:`write_data` will write (call it before any long work)."""
     from bokehfx.io.paths import output_target
+
+    p = Path(path)
+    if p.suffix.lower() == ".mkv" and not is_sequence_pattern(p):
+        target = OutputTarget(p, False, ".mkv", None)
+    else:
+        target = output_target(p)
+        if not target.is_sequence:
+            raise OutputError(f"{str(p)!r}: maps are written as an image sequence such as depth.%04d.exr "
+                              "or as a 16-bit .mkv video")
+    check_output(target, input_path, force=force)
+    return target
+
+
+def write_data(path: str | Path, maps: Iterable[np.ndarray], source: MediaInfo, *,
+               force: bool = False, frame_count: int | None = None) -> Path:
+    """Write one-channel maps in 0..1 (e.g. normalized disparity) for other tools.
+
+    ``name.%04d.exr`` (float), ``.png`` / ``.tif`` (16-bit) sequences, or ``name.mkv`` (lossless
+    16-bit FFV1 video). Stops after ``frame_count`` maps (default: the source's frame count,
+    needed for endless iterators such as a still repeated for every frame).
+    """
     from bokehfx.io.probe import count_frames
 
-    target = output_target(pattern)
-    if not target.is_sequence:
-        raise OutputError(f"--save-depth {str(pattern)!r} must be an image-sequence pattern such as depth.%04d.exr")
-    check_output(target, source.path, force=force)
+    p = Path(path)
+    target = check_data_target(p, source.path, force=force)
+    is_movie = not target.is_sequence
     if frame_count is None:
         v = source.video
         frame_count = v.frame_count if v.frame_count_exact else count_frames(source.path)
     time_base = source.video.time_base
-    with SequenceSink(target, source, data=True) as sink:
+    sink = DataMovieSink(p, source) if is_movie else SequenceSink(target, source, data=True)
+    with sink:
         for index, values in enumerate(maps):
             if index >= frame_count:
                 break
-            sink.write(Frame(index, None, None, time_base, np.asarray(values, dtype=np.float32)))
+            if is_movie:
+                sink.write(np.asarray(values, dtype=np.float32))
+            else:
+                sink.write(Frame(index, None, None, time_base, np.asarray(values, dtype=np.float32)))
     return target.path
 
 

@@ -21,7 +21,7 @@ import numpy as np
 from bokehfx.errors import OutputExistsError, UsageError
 from bokehfx.io.paths import output_target
 from bokehfx.io.probe import synthetic_info
-from bokehfx.io.sink import EncodeSettings, SequenceSink, open_sink, write_data_sequence
+from bokehfx.io.sink import EncodeSettings, SequenceSink, open_sink, write_data
 from bokehfx.io.source import Frame, VideoSource
 from bokehfx.pipeline.dof import DepthSpec, OutputView
 from bokehfx.pipeline.job import RenderRequest, run_render
@@ -114,7 +114,7 @@ def run_demo(out_dir: Path, *, settings: DemoSettings | None = None, force: bool
         for i, image in enumerate(frames):
             sink.write(Frame(i, i, 1, tb, image))
     # Stored disparity 0 means "unknown" in most depth formats: keep the scene's far plane above it.
-    write_data_sequence(paths["depth"], iter(STORED_DISPARITY_FLOOR + (1 - STORED_DISPARITY_FLOOR) * disparity),
+    write_data(paths["depth"], iter(STORED_DISPARITY_FLOOR + (1 - STORED_DISPARITY_FLOOR) * disparity),
                         info, force=True)
     del frames, disparity
 

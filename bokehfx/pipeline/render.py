@@ -97,6 +97,10 @@ def render_clip(request: RenderRequest, settings: DofSettings, *, progress: Prog
 
     # Refuse bad outputs before any depth work is spent.
     check_output(output_target(request.output, request.codec), request.input, force=request.force)
+    if settings.save_depth is not None:
+        from bokehfx.io.sink import check_data_target
+
+        check_data_target(settings.save_depth, request.input, force=request.force)
     frame_count = info.video.frame_count
     if plan.needs_frame_count and not info.video.frame_count_exact:
         frame_count = count_frames(request.input, fps=request.fps)
@@ -116,10 +120,10 @@ def render_clip(request: RenderRequest, settings: DofSettings, *, progress: Prog
 
 def save_depth(settings: DofSettings, request: RenderRequest, info: MediaInfo) -> Path:
     """Write the clip's normalized disparity (0 far, 1 near) as an image sequence."""
-    from bokehfx.io.sink import write_data_sequence
+    from bokehfx.io.sink import write_data
 
     depth = open_depth(settings.depth, request.input, info, request.output, frames_factory=_frames_factory(request))
-    return write_data_sequence(settings.save_depth, depth, info, force=request.force)
+    return write_data(settings.save_depth, depth, info, force=request.force)
 
 
 @dataclass
