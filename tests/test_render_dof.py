@@ -202,3 +202,18 @@ def test_save_depth_as_sixteen_bit_video(scene, tmp_path: Path) -> None:
                  "--save-depth", tmp_path / "depth.avi")
     assert bad.exit_code == 2 and bad.stderr.startswith("error:")
     assert not (tmp_path / "p.mov").exists(), "a bad --save-depth is refused before anything is written"
+
+
+def test_depth_of_another_aspect_ratio_is_refused_not_stretched(scene, tmp_path: Path) -> None:
+    clip, _ = scene
+    square = np.full((H, H, 3), 30000, np.uint16)
+    square[:, : H // 2] = 60000
+    write_sequence(tmp_path / "sq.%d.png", [square], codec="png", pix_fmt="rgb48be", in_fmt="rgb48le", start_number=0)
+    result = invoke("render", clip, "-o", tmp_path / "x.mov", "--depth", tmp_path / "sq.0.png", "--blur", "8")
+    assert result.exit_code == 2 and "aspect ratio" in result.stderr
+    assert not (tmp_path / "x.mov").exists()
+    half = np.full((H // 2, W // 2, 3), 30000, np.uint16)
+    half[:, : W // 4] = 60000
+    write_sequence(tmp_path / "half.%d.png", [half], codec="png", pix_fmt="rgb48be", in_fmt="rgb48le", start_number=0)
+    ok = invoke("render", clip, "-o", tmp_path / "y.mov", "--depth", tmp_path / "half.0.png", "--blur", "8", "-q")
+    assert ok.exit_code == 0, ok.stderr  # same aspect at another size is resampled

@@ -65,12 +65,25 @@ def resize_maps(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return out.to(dtype)
 
 
+#: Largest relative difference of aspect ratio between a depth map and its clip that is resampled
+#: (rounding of sizes); beyond it the depth would be stretched, which is refused.
+ASPECT_TOLERANCE = 0.02
+
+
 def resize_disparity(disparity: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Resize one ``(H, W)`` numpy disparity map to ``size`` (bilinear, antialiased when shrinking)."""
+    """Resize one ``(H, W)`` numpy disparity map to ``size`` (bilinear, antialiased when shrinking).
+
+    Raises:
+        UsageError: when the aspect ratios differ (the map would be stretched onto the picture).
+    """
     if disparity.ndim != 2:
         raise UsageError(f"disparity must be (H, W), got shape {tuple(disparity.shape)}")
     if tuple(disparity.shape) == tuple(size):
         return disparity
+    (h, w), (th, tw) = disparity.shape, size
+    if abs((w / h) / (tw / th) - 1.0) > ASPECT_TOLERANCE:
+        raise UsageError(f"depth is {w}x{h} but the clip is {tw}x{th}: a different aspect ratio, so it "
+                         "would be stretched; give depth at the clip's aspect ratio")
     t = torch.from_numpy(np.ascontiguousarray(disparity, dtype=np.float32))[None, None]
     return resize_maps(t, size)[0, 0].numpy()
 
