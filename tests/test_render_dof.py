@@ -118,6 +118,10 @@ def test_timeline_markers_drive_each_clip_and_relink(scene, tmp_path: Path) -> N
         marker.metadata["bokehfx"] = {"schema": "bokehfx.focus/1", "focus": focus, "blur": 20}
         item.markers.append(marker)
     track.append(item)
+    plain = otio.schema.Clip(name="plain", media_reference=otio.schema.ExternalReference(
+        target_url=clip.name), source_range=otio.opentime.TimeRange(otio.opentime.RationalTime(0, rate),
+                                                                   otio.opentime.RationalTime(3, rate)))
+    track.append(plain)
     missing = otio.schema.Clip(name="gone", media_reference=otio.schema.ExternalReference(target_url="gone.mov"),
                                source_range=otio.opentime.TimeRange(otio.opentime.RationalTime(0, rate),
                                                                     otio.opentime.RationalTime(4, rate)))
@@ -126,11 +130,12 @@ def test_timeline_markers_drive_each_clip_and_relink(scene, tmp_path: Path) -> N
     otio.adapters.write_to_file(tl, str(tl_path))
     outdir = tmp_path / "renders"
     result = invoke("render", "--timeline", tl_path, "-o", outdir, "--depth", depth, "--depth-kind", "disparity",
-                    "--view", "focus_map")
+                    "--view", "focus_map", "--prompt", "focus on the background")
     assert result.exit_code == 0, result.stderr
-    assert "not rendered: clip 1 'gone'" in result.stderr
+    assert "not rendered: clip 2 'gone'" in result.stderr
     rendered = sorted(p.name for p in outdir.glob("*.mov"))
-    assert rendered == ["000_shot.mov"]
+    assert rendered == ["000_shot.mov", "001_plain.mov"]
+    assert set(halves(outdir / "001_plain.mov")) == {("near", "focus")}  # no markers: the prompt's plan
     views = halves(outdir / "000_shot.mov")
     assert len(views) == 8
     assert views[:4] == [("focus", "far")] * 4  # markers at source frames 2 and 6 (cuts)

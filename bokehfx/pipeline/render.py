@@ -151,13 +151,21 @@ def render_timeline(timeline: Path, out_dir: Path, settings: DofSettings, templa
                     progress_for: Callable[[str], Any] | None = None) -> TimelineResult:
     """Render every clip of a timeline into ``out_dir`` with its own plan; write the relinked timeline.
 
+    A clip's plan comes from its markers or effect, else from the prompt; flags override both.
     Clips whose media is missing are skipped and reported; the others still render.
     """
     from bokehfx.timeline import read_timeline, relinked_name, write_relinked
 
     if out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"with --timeline, -o must be a folder; {str(out_dir)!r} is a file")
-    read = read_timeline(timeline, rate=template.fps)
+    prompt = settings.focus.prompt
+    default_plan = None
+    if prompt:  # the plan of clips that carry none of their own
+        from bokehfx.focus.prompt import parse_prompt
+
+        def default_plan(rate: Any) -> FocusPlan:
+            return parse_prompt(prompt, rate)
+    read = read_timeline(timeline, rate=template.fps, default_plan=default_plan)
     if not read.jobs:
         raise UsageError(f"timeline {str(timeline)!r} has no video clips to render")
     out_dir.mkdir(parents=True, exist_ok=True)
