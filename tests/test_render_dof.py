@@ -222,3 +222,11 @@ def test_depth_of_another_aspect_ratio_is_refused_not_stretched(scene, tmp_path:
     write_sequence(tmp_path / "half.%d.png", [half], codec="png", pix_fmt="rgb48be", in_fmt="rgb48le", start_number=0)
     ok = invoke("render", clip, "-o", tmp_path / "y.mov", "--depth", tmp_path / "half.0.png", "--blur", "8", "-q")
     assert ok.exit_code == 0, ok.stderr  # same aspect at another size is resampled
+
+
+def test_save_depth_works_with_the_faithful_copy_too(scene, tmp_path: Path) -> None:
+    clip, depth = scene
+    result = invoke("render", clip, "-o", tmp_path / "copy.mov", "--blur", "0", "--depth", depth,
+                    "--depth-kind", "disparity", "--save-depth", tmp_path / "d.%03d.png", "-q")
+    assert result.exit_code == 0, result.stderr
+    assert len(list(tmp_path.glob("d.*.png"))) == N

@@ -96,17 +96,18 @@ def render_clip(request: RenderRequest, settings: DofSettings, *, progress: Prog
     check_input(request.input)
     info = probe(request.input, fps=request.fps)
     plan = settings.focus.plan(info.video.frame_rate, plan)
-    if is_identity(plan, settings.view):
-        return run_render(request, renderer=None, progress=progress, info=info), None
     from bokehfx.io.paths import output_target
-    from bokehfx.io.sink import check_output
+    from bokehfx.io.sink import check_data_target, check_output
 
     # Refuse bad outputs before any depth work is spent.
     check_output(output_target(request.output, request.codec), request.input, force=request.force)
     if settings.save_depth is not None:
-        from bokehfx.io.sink import check_data_target
-
         check_data_target(settings.save_depth, request.input, force=request.force)
+    if is_identity(plan, settings.view):
+        result = run_render(request, renderer=None, progress=progress, info=info)
+        if settings.save_depth is not None:
+            save_depth(settings, request, info)
+        return result, None
     frame_count = info.video.frame_count
     if plan.needs_frame_count and not info.video.frame_count_exact:
         frame_count = count_frames(request.input, fps=request.fps)
