@@ -100,12 +100,16 @@ class _Notes:
             self.items.append(text)
 
 
+def _codes16(values: np.ndarray) -> np.ndarray:
+    """Plain values in 0..1 (alpha, depth) as rounded 16-bit codes."""
+    return (np.clip(values, 0.0, 1.0) * 65535.0 + 0.5).astype(np.uint16)
+
+
 def _encode_rgb48(image: np.ndarray, transfer: int, alpha: np.ndarray | None) -> np.ndarray:
     code = encode_u16(image, transfer)
     if alpha is None:
         return code
-    a = (np.clip(alpha, 0.0, 1.0) * 65535.0 + 0.5).astype(np.uint16)
-    return np.concatenate([code, a[..., None]], axis=2)
+    return np.concatenate([code, _codes16(alpha)[..., None]], axis=2)
 
 
 def _pad_even(arr: np.ndarray, pad_w: int, pad_h: int) -> np.ndarray:
@@ -251,6 +255,8 @@ class _Sink:
 
     _out: av.container.OutputContainer | None = None
     _atomic: _AtomicTarget | None = None
+    _stream: av.video.stream.VideoStream | None = None
+    frames_written: int = 0
 
     def open(self) -> None:
         raise NotImplementedError
@@ -267,6 +273,15 @@ class _Sink:
             self.close()
         else:
             self.abort()
+
+    def _put(self, frame: av.VideoFrame | None) -> None:
+        """Encode and mux one picture numbered by arrival (``None`` flushes the encoder)."""
+        if frame is not None:
+            frame.pts = self.frames_written
+        for packet in self._stream.encode(frame):
+            self._out.mux(packet)
+        if frame is not None:
+            self.frames_written += 1
 
     def _release(self) -> None:
         """Hook for what a sink holds besides its container (closed before the container)."""
@@ -560,8 +575,7 @@ class SequenceSink(_Sink):
             if self._codec == "exr":
                 av_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(values, dtype=np.float32), format="grayf32le")
             else:
-                codes = (np.clip(values, 0.0, 1.0) * 65535.0 + 0.5).astype(np.uint16)
-                av_frame = av.VideoFrame.from_ndarray(codes, format="gray16le")
+                av_frame = av.VideoFrame.from_ndarray(_codes16(values), format="gray16le")
                 if av_frame.format.name != self._pix_fmt:
                     av_frame = av_frame.reformat(format=self._pix_fmt)
         elif self._codec == "exr":
@@ -577,10 +591,7 @@ class SequenceSink(_Sink):
             if av_frame.format.name != self._pix_fmt:
                 av_frame = av_frame.reformat(format=self._pix_fmt)
             av_frame.color_trc = TRC_SRGB
-        av_frame.pts = self.frames_written
-        for packet in self._stream.encode(av_frame):
-            self._out.mux(packet)
-        self.frames_written += 1
+        self._put(av_frame)
 
     def close(self) -> None:
         if self._out is None:
@@ -588,8 +599,7 @@ class SequenceSink(_Sink):
         try:
             if self.frames_written == 0:
                 raise OutputError("no frame was rendered; nothing written")
-            for packet in self._stream.encode(None):
-                self._out.mux(packet)
+            self._put(None)
             self._out.close()
             self._out = None
             for child in sorted(self._atomic.temp.iterdir()):
@@ -620,19 +630,13 @@ class DataMovieSink(_Sink):
             raise
 
     def write(self, values: np.ndarray) -> None:
-        codes = (np.clip(values, 0.0, 1.0) * 65535.0 + 0.5).astype(np.uint16)
-        frame = av.VideoFrame.from_ndarray(codes, format="gray16le")
-        frame.pts = self.frames_written
-        for packet in self._stream.encode(frame):
-            self._out.mux(packet)
-        self.frames_written += 1
+        self._put(av.VideoFrame.from_ndarray(_codes16(values), format="gray16le"))
 
     def close(self) -> None:
         if self._out is None:
             return
         try:
-            for packet in self._stream.encode(None):
-                self._out.mux(packet)
+            self._put(None)
             self._out.close()
             self._out = None
             os.replace(self._atomic.temp, self.path)
