@@ -107,6 +107,10 @@ def render(
     focus_point: Annotated[Optional[str], typer.Option(
         "--focus-point", help="Focus on the subject at X,Y (normalized 0-1, or pixels as 640,360px), "
                               "tracked through the shot. Overrides the prompt.", rich_help_panel=FOCUS)] = None,
+    focus_region: Annotated[Optional[str], typer.Option(
+        "--focus-region", help="Focus on the median depth of a box X0,Y0,X1,Y1 (normalized 0-1, or pixels "
+                               "with a px suffix) or of a mask image at the clip's size (white = inside). "
+                               "Overrides the prompt.", rich_help_panel=FOCUS)] = None,
     blur: Annotated[Optional[str], typer.Option(
         help="Blur: K (CoC radius in pixels per unit of disparity from the focal plane), "
              "small/medium/large/none, or f/N. 0 renders a faithful copy. Overrides the prompt.",
@@ -217,7 +221,8 @@ def render(
         cache_dir=Path(depth_cache) if depth_cache else None,
     )
     settings = DofSettings(
-        focus=FocusRequest(prompt=prompt, focus=focus, blur=blur, focus_point=focus_point), look=look,
+        focus=FocusRequest(prompt=prompt, focus=focus, blur=blur, focus_point=focus_point,
+                           region=_region(focus_region)), look=look,
         view=OutputView(view.value), depth=depth_spec, device=_device(device),
         dtype=None if dtype is Precision.fp32 else dtype.value, on_lost=on_lost,
         save_depth=Path(save_depth) if save_depth else None,
@@ -251,6 +256,35 @@ def render(
         if sys.stderr.isatty():
             sys.stderr.write(f"wrote {result.output}: {result.frames} frames in {result.seconds:.1f} s "
                              f"({result.fps:.1f} fps)\n")
+
+
+def _region(text: str | None):
+    """--focus-region: a box ``x0,y0,x1,y1`` (``px`` suffix for pixels) or a mask image file."""
+    if text is None:
+        return None
+    from bokehfx.errors import UsageError
+    from bokehfx.focus.plan import RegionTarget
+
+    raw = text.strip()
+    pixels = raw.lower().endswith("px")
+    parts = (raw[:-2] if pixels else raw).split(",")
+    if len(parts) == 4:
+        try:
+            return RegionTarget(box=tuple(float(p) for p in parts), pixels=pixels)
+        except ValueError:
+            raise UsageError(f"--focus-region {text!r}: a box is four numbers x0,y0,x1,y1") from None
+    if not Path(raw).exists():
+        raise UsageError(f"--focus-region {text!r} is neither a box x0,y0,x1,y1 nor an existing mask image")
+    from bokehfx.io.source import read_still
+
+    mask = read_still(raw).mean(axis=2) > MASK_THRESHOLD
+    if not mask.any():
+        raise UsageError(f"--focus-region mask {text!r} is empty (no pixel above {MASK_THRESHOLD})")
+    return RegionTarget(mask=mask)
+
+
+#: Linear-light level above which a mask image's pixel is inside the region.
+MASK_THRESHOLD = 0.5
 
 
 def _depth_range(text: str | None) -> tuple[float, float] | None:

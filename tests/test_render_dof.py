@@ -230,3 +230,23 @@ def test_save_depth_works_with_the_faithful_copy_too(scene, tmp_path: Path) -> N
                     "--depth-kind", "disparity", "--save-depth", tmp_path / "d.%03d.png", "-q")
     assert result.exit_code == 0, result.stderr
     assert len(list(tmp_path.glob("d.*.png"))) == N
+
+
+def test_focus_region_box_and_mask(scene, tmp_path: Path) -> None:
+    clip, depth = scene
+    base = ["render", clip, "--depth", depth, "--depth-kind", "disparity", "--blur", "20", "--view", "focus_map"]
+    box = invoke(*base, "-o", tmp_path / "box.mov", "--focus-region", "0.6,0.2,0.9,0.8")
+    assert box.exit_code == 0, box.stderr
+    assert set(halves(tmp_path / "box.mov")) == {("near", "focus")}  # the box lies on the far half
+    pixel_box = invoke(*base, "-o", tmp_path / "pbox.mov", "--focus-region", "4,4,30,40px")
+    assert pixel_box.exit_code == 0, pixel_box.stderr
+    assert set(halves(tmp_path / "pbox.mov")) == {("focus", "far")}
+    mask = np.zeros((H, W, 3), np.uint16)
+    mask[10:30, 60:80] = 65535
+    write_sequence(tmp_path / "mask.%d.png", [mask], codec="png", pix_fmt="rgb48be", in_fmt="rgb48le",
+                   start_number=0)
+    masked = invoke(*base, "-o", tmp_path / "mask.mov", "--focus-region", tmp_path / "mask.0.png")
+    assert masked.exit_code == 0, masked.stderr
+    assert set(halves(tmp_path / "mask.mov")) == {("near", "focus")}
+    both = invoke(*base, "-o", tmp_path / "x.mov", "--focus-region", "0,0,1,1", "--focus", "0.5")
+    assert both.exit_code == 2 and "--focus-region" in both.stderr

@@ -171,8 +171,7 @@ class DepthOfFieldStage:
             if disp.shape != frame.image.shape[:2]:
                 raise UsageError(f"depth for frame {frame.index} is {disp.shape[1]}x{disp.shape[0]}, "
                                  f"the clip is {frame.image.shape[1]}x{frame.image.shape[0]}")
-            image = frame.image if self.plan.needs_images else None
-            result = self.evaluator.push(disp, image)
+            result = self.evaluator.push(disp, frame.image)  # the frame: tracking, pixel units
             self._next += 1
             self.focus.append(result.focus)
             self.blur.append(result.k)

@@ -34,13 +34,17 @@ class FocusRequest:
     focus: str | None = None
     blur: str | None = None
     focus_point: str | None = None
+    region: Any = None  # a RegionTarget (box or mask) from --focus-region
 
     def plan(self, rate: Any, base: FocusPlan | None = None) -> FocusPlan:
         """The plan: ``base`` (a timeline's) or the prompt's, with the flags merged over it."""
         from bokehfx.focus.prompt import merge_flags, parse_prompt
 
+        if self.region is not None and (self.focus is not None or self.focus_point is not None):
+            raise UsageError("give one of --focus, --focus-point or --focus-region")
         plan = base if base is not None else (parse_prompt(self.prompt, rate) if self.prompt else None)
-        return merge_flags(plan, focus=self.focus, blur=self.blur, focus_point=self.focus_point)
+        focus = self.region if self.region is not None else self.focus
+        return merge_flags(plan, focus=focus, blur=self.blur, focus_point=self.focus_point)
 
 
 @dataclass
