@@ -250,3 +250,16 @@ def test_focus_region_box_and_mask(scene, tmp_path: Path) -> None:
     assert set(halves(tmp_path / "mask.mov")) == {("near", "focus")}
     both = invoke(*base, "-o", tmp_path / "x.mov", "--focus-region", "0,0,1,1", "--focus", "0.5")
     assert both.exit_code == 2 and "--focus-region" in both.stderr
+
+
+def test_quiet_render_with_estimated_depth_prints_nothing(scene, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    clip, _ = scene
+    model = save_tiny_depth_anything(tmp_path / "tiny-da")
+    proc = subprocess.run([sys.executable, "-m", "cli.main", "render", str(clip), "-o", str(tmp_path / "q.mov"),
+                           "--depth-model", str(model), "--blur", "8", "--quiet"],
+                          capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == "" and proc.stdout == ""

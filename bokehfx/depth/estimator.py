@@ -156,7 +156,9 @@ def load_depth_model(
         UsageError: When the folder or hub id holds something that is not a depth model.
     """
     from transformers import AutoModelForDepthEstimation
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # the library prints nothing; the CLI shows its own progress
     device = torch.device(device)
     torch_dtype = resolve_dtype(dtype, device)
     folder = Path(model_id).expanduser()
