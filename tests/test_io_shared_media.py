@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 
@@ -66,3 +67,33 @@ def test_metadata_carried_alongside(media: Path) -> None:
     assert mxf.timecode == "00:00:00:00"
     nasa = probe(media / "tc_nasa_13013.mp4")
     assert [s.type for s in nasa.streams] == ["audio", "subtitle", "video", "audio", "subtitle"]
+
+
+@pytest.mark.parametrize("name", CLIPS)
+@pytest.mark.parametrize("suffix", [".mov", ".mp4"])
+def test_every_clip_renders_a_faithful_copy_or_fails_clearly(media: Path, tmp_path: Path, name: str,
+                                                               suffix: str) -> None:
+    """Whatever streams a real clip carries, the muxer either takes them or they are dropped with a note."""
+    from bokehfx.pipeline.job import RenderRequest, run_render
+
+    out = tmp_path / f"copy{suffix}"
+    try:
+        result = run_render(RenderRequest(input=media / name, output=out, frames=(0, 4)))
+    except BokehfxError as err:
+        assert str(err) and not out.exists()
+        return
+    assert result.frames >= 1 and out.is_file()
+    with av.open(str(out)) as c:
+        assert sum(1 for _ in c.decode(video=0)) == result.frames
+        kept = sum(1 for s in c.streams if s.type != "data")  # a timecode track is written as data
+    dropped = sum("dropped" in n for n in result.notes)
+    assert kept + dropped == 1 + sum(1 for s in result.info.streams if s.type != "data")
+
+
+def test_a_stream_the_muxer_refuses_is_dropped_with_its_reason(media: Path, tmp_path: Path) -> None:
+    from bokehfx.pipeline.job import RenderRequest, run_render
+
+    result = run_render(RenderRequest(input=media / "mp_no_duration.webm", output=tmp_path / "o.mov", frames=(0, 4)))
+    assert any("dropped audio stream #1 (opus): opus only supported in MP4" in n for n in result.notes)
+    kept = run_render(RenderRequest(input=media / "mp_no_duration.webm", output=tmp_path / "o.mp4", frames=(0, 4)))
+    assert not any("dropped" in n for n in kept.notes)

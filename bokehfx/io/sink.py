@@ -10,6 +10,7 @@ exception inside ``with``) removes every trace. The source is only ever opened f
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import tempfile
@@ -118,6 +119,35 @@ def _pad_even(arr: np.ndarray, pad_w: int, pad_h: int) -> np.ndarray:
     return np.pad(arr, ((0, pad_h), (0, pad_w), (0, 0)), mode="edge")
 
 
+def _muxer_refusal(format_name: str, stream: av.stream.Stream) -> str | None:
+    """Why the ``format_name`` muxer refuses to copy ``stream`` (a header written to memory), or None.
+
+    The codec tables (``supported_codecs``) are not the whole story: e.g. QuickTime takes Opus only
+    in MP4 mode, which only writing a header tells.
+    """
+    import av.logging
+
+    trial = av.open(io.BytesIO(), mode="w", format=format_name)
+    level, skip = av.logging.get_level(), av.logging.get_skip_repeated()
+    av.logging.set_level(av.logging.ERROR)  # FFmpeg's reason is only kept while errors are logged,
+    av.logging.set_skip_repeated(False)  # and the same refusal may come for every clip of a batch
+    try:
+        with av.logging.Capture() as logs:
+            trial.add_stream_from_template(stream)
+            trial.start_encoding()
+    except (ValueError, av.error.FFmpegError) as err:
+        reasons = [message.strip() for _, _, message in logs if message.strip()]
+        return reasons[-1] if reasons else str(err)
+    finally:
+        av.logging.set_level(level)
+        av.logging.set_skip_repeated(skip)
+        try:
+            trial.close()
+        except (ValueError, av.error.FFmpegError):
+            pass  # an unfinished in-memory trial; nothing to clean up
+    return None
+
+
 class StreamCopier:
     """Copies a source's non-rendered streams packet for packet, in step with the video.
 
@@ -152,6 +182,10 @@ class StreamCopier:
             if name not in supported and (cc is None or cc.name not in supported):
                 notes.add(f"dropped {stream.type} stream #{stream.index} ({name}): the {out.format.name} "
                           f"container cannot hold it without re-encoding")
+                continue
+            refusal = _muxer_refusal(out.format.name, stream)
+            if refusal is not None:
+                notes.add(f"dropped {stream.type} stream #{stream.index} ({name}): {refusal}")
                 continue
             try:
                 ostream = out.add_stream_from_template(stream)
