@@ -97,3 +97,27 @@ def test_a_stream_the_muxer_refuses_is_dropped_with_its_reason(media: Path, tmp_
     assert any("dropped audio stream #1 (opus): opus only supported in MP4" in n for n in result.notes)
     kept = run_render(RenderRequest(input=media / "mp_no_duration.webm", output=tmp_path / "o.mp4", frames=(0, 4)))
     assert not any("dropped" in n for n in kept.notes)
+
+
+@pytest.mark.parametrize("name", CLIPS)
+def test_every_clip_renders_depth_of_field(media: Path, tmp_path: Path, name: str) -> None:
+    """The whole depth-of-field path (sidecar, plan, engine, sink) on every real clip's first frames."""
+    from bokehfx.pipeline.dof import DepthSpec
+    from bokehfx.pipeline.job import RenderRequest
+    from bokehfx.pipeline.render import DofSettings, FocusRequest, render_clip
+    from tests.media_factory import write_sequence
+
+    try:
+        info = probe(media / name)
+    except BokehfxError:
+        return
+    w, h = info.video.width, info.video.height
+    ramp = (np.tile(np.linspace(0.2, 1.0, w), (h, 1)) * 65535).astype(np.uint16)
+    write_sequence(tmp_path / "d.%d.png", [np.dstack([ramp] * 3)], codec="png", pix_fmt="rgb48be", in_fmt="rgb48le",
+                   start_number=0)
+    settings = DofSettings(focus=FocusRequest(focus="0.5", blur="12"),
+                           depth=DepthSpec(path=tmp_path / "d.0.png", kind="disparity"))
+    out = tmp_path / "dof.mov"
+    result, stage = render_clip(RenderRequest(input=media / name, output=out, frames=(0, 3)), settings)
+    assert result.frames >= 1 and out.is_file()
+    assert stage is not None and stage.blur == [12.0] * result.frames
