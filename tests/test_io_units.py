@@ -107,7 +107,7 @@ def test_frame_ranges_and_rates() -> None:
 
 
 def test_prefetch_keeps_order_surfaces_errors_and_stops_early() -> None:
-    from bokehfx.io.source import _prefetched
+    from bokehfx.io.source import _Prefetch
 
     closed = []
 
@@ -121,7 +121,7 @@ def test_prefetch_keeps_order_surfaces_errors_and_stops_early() -> None:
 
     got = []
     with pytest.raises(UnsupportedMediaError, match="broken at 5"):
-        for item in _prefetched(produce, 2):
+        for item in _Prefetch(produce, 2):
             got.append(item)
     assert got == [0, 1, 2, 3, 4] and closed == [True]
 
@@ -134,10 +134,11 @@ def test_prefetch_keeps_order_surfaces_errors_and_stops_early() -> None:
         finally:
             closed.append("endless")
 
-    stream = _prefetched(endless, 2)
+    stream = _Prefetch(endless, 2)
     assert [next(stream) for _ in range(3)] == [0, 1, 2]
     stream.close()
     assert closed[-1] == "endless"
+    assert next(stream, "ended") == "ended"
 
 
 def test_source_decodes_the_same_with_and_without_prefetch(media) -> None:
@@ -148,3 +149,29 @@ def test_source_decodes_the_same_with_and_without_prefetch(media) -> None:
         pairs = list(zip(a, b))
     assert len(pairs) == 10
     assert all(x.pts == y.pts and np.array_equal(x.image, y.image) for x, y in pairs)
+
+
+def test_abandoned_iterations_are_cleaned_up_on_their_own_threads(media) -> None:
+    """Iterations dropped half-way (as by an error in a consumer) while other sources decode: the
+    decoders close on the threads that used them, and the garbage collector never tears one down
+    from another thread (this crashed the interpreter before)."""
+    import gc
+    import threading
+
+    from bokehfx.io.source import VideoSource
+
+    path = media / "skv_carphone_pristine.mp4"
+    for _ in range(6):
+        busy = VideoSource(path, frame_range=(0, 40))
+        running = iter(busy)
+        for _ in range(3):
+            dropped = iter(VideoSource(path, frame_range=(0, 40)))
+            next(dropped)
+            del dropped
+            next(running)
+            gc.collect()
+        with busy:
+            assert sum(1 for _ in running) > 0
+    for worker in [t for t in threading.enumerate() if t.name == "bokehfx-decode"]:
+        worker.join(timeout=5.0)
+        assert not worker.is_alive(), "a forgotten iteration must stop its decoder"

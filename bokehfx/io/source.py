@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import weakref
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -31,45 +32,72 @@ DEFAULT_PREFETCH = 2
 _END = object()
 
 
-def _prefetched(produce: Callable[[], Iterator[Frame]], size: int) -> Iterator[Frame]:
-    """Run ``produce`` on a worker thread, ``size`` items ahead; errors surface on the caller's side."""
-    items: queue.Queue = queue.Queue(maxsize=size)
-    stop = threading.Event()
-
-    def put(item: object) -> bool:
-        while not stop.is_set():
-            try:
-                items.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def work() -> None:
-        frames = produce()
+def _prefetch_put(items: queue.Queue, stop: threading.Event, item: object) -> bool:
+    while not stop.is_set():
         try:
-            for item in frames:
-                if not put(item):
-                    return
-            put(_END)
-        except BaseException as err:  # handed to the consumer, raised there
-            put(err)
-        finally:
-            frames.close()  # runs the decoder's clean-up on this thread, before join() returns
+            items.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
 
-    worker = threading.Thread(target=work, name="bokehfx-decode", daemon=True)
-    worker.start()
+
+def _prefetch_work(produce: Callable[[], Iterator[Frame]], items: queue.Queue, stop: threading.Event) -> None:
+    frames = produce()
     try:
-        while True:
-            item = items.get()
-            if item is _END:
+        for item in frames:
+            if not _prefetch_put(items, stop, item):
                 return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
+        _prefetch_put(items, stop, _END)
+    except BaseException as err:  # handed to the consumer, raised there
+        _prefetch_put(items, stop, err)
     finally:
-        stop.set()
-        worker.join()
+        frames.close()  # the decoder's clean-up, on the thread that decoded
+
+
+class _Prefetch:
+    """Runs ``produce`` on a worker thread, ``size`` items ahead; errors surface on the caller's side.
+
+    The decoder lives and dies on the worker thread (its clean-up runs there), so a container is
+    never closed by one thread while another decodes from it. :meth:`close` stops the worker and
+    waits for it; a forgotten iterator only signals its worker to stop (a finalizer may run on any
+    thread, so it never waits).
+    """
+
+    def __init__(self, produce: Callable[[], Iterator[Frame]], size: int) -> None:
+        self._items: queue.Queue = queue.Queue(maxsize=size)
+        self._stop = threading.Event()
+        self._done = False
+        # The worker holds the queue and the event, never this object, so a forgotten iterator is
+        # collected and its finalizer can stop the worker.
+        self._worker = threading.Thread(target=_prefetch_work, args=(produce, self._items, self._stop),
+                                        name="bokehfx-decode", daemon=True)
+        self._worker.start()
+
+    def __iter__(self) -> "_Prefetch":
+        return self
+
+    def __next__(self) -> Frame:
+        if self._done:
+            raise StopIteration
+        item = self._items.get()
+        if item is _END:
+            self.close()
+            raise StopIteration
+        if isinstance(item, BaseException):
+            self.close()
+            raise item
+        return item
+
+    def close(self) -> None:
+        """Stop the worker and wait until it has cleaned up."""
+        self._done = True
+        self._stop.set()
+        if self._worker is not threading.current_thread():
+            self._worker.join()
+
+    def __del__(self) -> None:
+        self._stop.set()
 
 
 @dataclass
@@ -150,7 +178,7 @@ class VideoSource:
         self.path = Path(path)
         self.frame_range = frame_range
         self._fps = fps
-        self._container: av.container.InputContainer | None = None
+        self._running: weakref.WeakSet[_Prefetch] = weakref.WeakSet()
         v = self.info.video
         self.transfer = effective_transfer(v.colour, is_image=v.is_image)
         depth, self.has_alpha, self._is_rgb, self._is_float = pix_fmt_traits(v.pix_fmt)
@@ -164,9 +192,10 @@ class VideoSource:
         self.close()
 
     def close(self) -> None:
-        if self._container is not None:
-            self._container.close()
-            self._container = None
+        """Stop every iteration still running (their decoders close on their own threads)."""
+        for prefetch in list(self._running):
+            prefetch.close()
+        self._running.clear()
 
     @property
     def expected_frames(self) -> int | None:
@@ -203,13 +232,13 @@ class VideoSource:
 
     def __iter__(self) -> Iterator[Frame]:
         if self.prefetch <= 0:
-            yield from self._decode()
-            return
-        yield from _prefetched(self._decode, self.prefetch)
+            return self._decode()
+        prefetch = _Prefetch(self._decode, self.prefetch)
+        self._running.add(prefetch)
+        return prefetch
 
     def _decode(self) -> Iterator[Frame]:
         container, p, _ = open_input(self.path, fps=self._fps)
-        self._container = container
         stream = primary_video_stream(container)
         stream.thread_type = "AUTO"
         start, stop = self.frame_range if self.frame_range else (0, None)
@@ -229,7 +258,7 @@ class VideoSource:
                 f"decoding {str(p)!r} failed after frame {index}: {getattr(err, 'strerror', None) or err}"
             ) from err
         finally:
-            self.close()
+            container.close()
         if index == 0:
             raise CorruptMediaError(f"{str(p)!r}: no frame could be decoded")
         if index <= start:
