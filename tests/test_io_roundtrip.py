@@ -235,3 +235,12 @@ def test_exr_sequences_keep_values_above_one(tmp_path: Path) -> None:
         back = [f.image for f in s]
     assert len(back) == 2
     np.testing.assert_allclose(back[1], frames[1], rtol=1e-3, atol=1e-4)  # half float
+
+
+def test_amr_audio_survives_in_quicktime(media: Path, tmp_path: Path) -> None:
+    # QuickTime holds AMR-NB although FFmpeg's codec table for it says otherwise: the muxer is asked.
+    out = tmp_path / "phone.mov"
+    result = render(media / "ft_fixture.3gp", out, frames=(0, 9))
+    assert not any("dropped" in n for n in result.notes)
+    with av.open(str(out)) as c:
+        assert [s.codec_context.name for s in c.streams if s.type == "audio"] == ["amrnb"]

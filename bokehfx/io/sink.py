@@ -122,8 +122,8 @@ def _pad_even(arr: np.ndarray, pad_w: int, pad_h: int) -> np.ndarray:
 def _muxer_refusal(format_name: str, stream: av.stream.Stream) -> str | None:
     """Why the ``format_name`` muxer refuses to copy ``stream`` (a header written to memory), or None.
 
-    The codec tables (``supported_codecs``) are not the whole story: e.g. QuickTime takes Opus only
-    in MP4 mode, which only writing a header tells.
+    Asking the muxer itself is the only reliable test: its codec tables are not the whole story
+    (QuickTime takes AMR but Opus only in MP4 mode, which only writing a header tells).
     """
     import av.logging
 
@@ -169,7 +169,6 @@ class StreamCopier:
             return
         container, _, _ = open_input(source.path)
         main = primary_video_stream(container)
-        supported = out.supported_codecs
         wanted = []
         for stream in container.streams:
             if stream.index == main.index:
@@ -179,10 +178,6 @@ class StreamCopier:
             tag = (getattr(cc, "codec_tag", "") or "") if cc is not None else ""
             if stream.type == "data" and (tag == "tmcd" or name == "none"):
                 continue  # timecode tracks are rewritten from the timecode metadata
-            if name not in supported and (cc is None or cc.name not in supported):
-                notes.add(f"dropped {stream.type} stream #{stream.index} ({name}): the {out.format.name} "
-                          f"container cannot hold it without re-encoding")
-                continue
             refusal = _muxer_refusal(out.format.name, stream)
             if refusal is not None:
                 notes.add(f"dropped {stream.type} stream #{stream.index} ({name}): {refusal}")
