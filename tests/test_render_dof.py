@@ -263,3 +263,22 @@ def test_quiet_render_with_estimated_depth_prints_nothing(scene, tmp_path: Path)
                           capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == "" and proc.stdout == ""
+
+
+def test_alpha_is_rendered_with_the_picture(tmp_path: Path) -> None:
+    frames = textured_frames(3)
+    alpha = np.zeros((H, W), np.uint16)
+    alpha[:, W // 2:] = 65535  # the far half is opaque, the near half transparent
+    src = write_clip(tmp_path / "a.mov", frames, codec="prores_ks", pix_fmt="yuva444p10le",
+                     options={"profile": "4444"}, alpha=[alpha] * 3)
+    disp = np.full((H, W, 3), 65535 // 5, np.uint16)
+    disp[:, : W // 2] = 65535
+    write_sequence(tmp_path / "d.%d.png", [disp], codec="png", pix_fmt="rgb48be", in_fmt="rgb48le", start_number=0)
+    out = tmp_path / "o.mov"
+    result = invoke("render", src, "-o", out, "--codec", "prores_4444", "--depth", tmp_path / "d.0.png",
+                    "--depth-kind", "disparity", "--focus", "1.0", "--blur", "16", "-q")
+    assert result.exit_code == 0, result.stderr
+    a = decode_rgb48(out, fmt="rgba64le")[0][..., 3].astype(float) / 65535
+    assert a[:, : W // 2 - 20].max() < 0.02 and a[:, W // 2 + 20:].min() > 0.98
+    edge = a[H // 2, W // 2 - 12: W // 2 + 12]
+    assert 0.05 < edge.mean() < 0.95 and np.all(np.diff(edge) >= -0.02)  # the far edge is defocused
