@@ -75,6 +75,22 @@ app = typer.Typer(
 )
 
 
+def _version(value: bool) -> None:
+    if value:
+        from bokehfx import __version__
+
+        typer.echo(f"bokehfx {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", help="Print the version and exit.", callback=_version,
+                                 is_eager=True),
+) -> None:
+    """Controllable, flicker-free depth of field for all-in-focus footage."""
+
+
 def not_implemented(what: str) -> None:
     """Refuse honestly: a documented command that is not built yet."""
     from bokehfx.errors import NotImplementedYetError

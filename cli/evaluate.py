@@ -23,10 +23,10 @@ def evaluate(
     fps: Annotated[Optional[str], typer.Option(help="Frame rate of image-sequence inputs.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Print PSNR, SSIM, temporal consistency (Any-to-Bokeh's mean-absolute and BokehCrafter's
-    root-mean-square form) and, with --depth, edge-band PSNR.
+    """Quality of a render against a reference: PSNR, SSIM, temporal consistency, edge-band PSNR.
 
-    Pictures are compared as stored code values in 0..1 (each clip's own transfer function), the
+    Temporal consistency is printed in Any-to-Bokeh's mean-absolute and BokehCrafter's
+    root-mean-square form; the edge-band PSNR needs --depth. Pictures are compared as stored code values in 0..1 (each clip's own transfer function), the
     way published figures are computed; frames are streamed, two at a time.
     """
     from bokehfx.depth.sidecar import SidecarOptions

@@ -7,13 +7,12 @@ imports (PyAV, torch, models) to the body of the command, so ``bokehfx --help`` 
 from __future__ import annotations
 
 from cli.app import app
-from cli import plan as _plan  # noqa: F401
 from cli import probe as _probe  # noqa: F401  (registers `probe`)
 from cli import render as _render  # noqa: F401  (registers `render`)
-from cli import demo as _demo  # noqa: F401  (registers `demo`)
+from cli import plan as _plan  # noqa: F401  (registers `plan`)
 from cli import evaluate as _evaluate  # noqa: F401  (registers `eval`)
+from cli import demo as _demo  # noqa: F401  (registers `demo`)
 from cli import stubs as _stubs  # noqa: F401  (registers commands not built yet)
-
 
 def main() -> None:
     """Console-script entry point."""

@@ -15,7 +15,7 @@ runner = CliRunner()
 def test_help_lists_every_command() -> None:
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    for name in ("probe", "render", "plan", "demo", "train", "watch"):
+    for name in ("probe", "render", "plan", "eval", "demo", "train", "watch"):
         assert name in result.output
 
 
@@ -36,3 +36,10 @@ def test_unknown_option_is_one_error_line_exit_2() -> None:
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:"), proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_version() -> None:
+    from bokehfx import __version__
+
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.stdout.strip() == f"bokehfx {__version__}"
