@@ -14,6 +14,7 @@ from cli import evaluate as _evaluate  # noqa: F401  (registers `eval`)
 from cli import demo as _demo  # noqa: F401  (registers `demo`)
 from cli import stubs as _stubs  # noqa: F401  (registers commands not built yet)
 
+
 def main() -> None:
     """Console-script entry point."""
     app()
