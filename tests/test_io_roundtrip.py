@@ -244,3 +244,21 @@ def test_amr_audio_survives_in_quicktime(media: Path, tmp_path: Path) -> None:
     assert not any("dropped" in n for n in result.notes)
     with av.open(str(out)) as c:
         assert [s.codec_context.name for s in c.streams if s.type == "audio"] == ["amrnb"]
+
+
+@pytest.mark.parametrize("suffix", [".mov", ".mp4"])
+def test_interlaced_camcorder_clip_stays_interlaced(media: Path, tmp_path: Path, suffix: str) -> None:
+    src = media / "ft_fixture-raw.mts"
+    from bokehfx.io.probe import probe
+
+    assert probe(src).video.interlaced
+    out = tmp_path / f"i{suffix}"
+    render(src, out, frames=(0, 5))
+    with av.open(str(out)) as c:
+        v = c.streams.video[0]
+        assert int(v.codec_context.field_order) == 2  # top field first, as the source
+        assert next(c.decode(v)).interlaced_frame
+    progressive = tmp_path / f"p{suffix}"
+    render(media / "skv_bikes.mp4", progressive, frames=(0, 2))
+    with av.open(str(progressive)) as c:
+        assert not next(c.decode(video=0)).interlaced_frame

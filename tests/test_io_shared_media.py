@@ -121,3 +121,4 @@ def test_every_clip_renders_depth_of_field(media: Path, tmp_path: Path, name: st
     result, stage = render_clip(RenderRequest(input=media / name, output=out, frames=(0, 3)), settings)
     assert result.frames >= 1 and out.is_file()
     assert stage is not None and stage.blur == [12.0] * result.frames
+    assert any("interlaced" in n for n in result.notes) == info.video.interlaced

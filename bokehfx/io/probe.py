@@ -22,6 +22,8 @@ from bokehfx.io.paths import IMAGE_EXTENSIONS, check_input, is_sequence_pattern,
 
 #: Frame rate assumed for image sequences and stills when none is given.
 DEFAULT_SEQUENCE_FPS = Fraction(24)
+#: Smallest AVFieldOrder value that means interlaced (TT, BB, TB, BT).
+FIELD_ORDER_INTERLACED_MIN = 2
 #: Seconds after which a stalled read (network mounts, broken pipes) gives up.
 OPEN_TIMEOUT_S = 30.0
 
@@ -61,6 +63,12 @@ class VideoInfo:
     timecode: str | None
     is_image: bool
     metadata: dict[str, str] = field(default_factory=dict)
+    field_order: int = 0  # FFmpeg's AVFieldOrder: 0 unknown, 1 progressive, 2 TT, 3 BB, 4 TB, 5 BT
+
+    @property
+    def interlaced(self) -> bool:
+        """True for interlaced video (frames woven from two fields)."""
+        return self.field_order >= FIELD_ORDER_INTERLACED_MIN
 
     @property
     def display_aspect_ratio(self) -> Fraction:
@@ -175,6 +183,14 @@ def _display_matrix(frame: av.VideoFrame) -> tuple[tuple[int, ...] | None, int]:
         if sd.type.name == "DISPLAYMATRIX":
             return tuple(int(v) for v in np.frombuffer(bytes(sd), dtype="<i4")), int(frame.rotation)
     return None, 0
+
+
+def _field_order(cc: av.codec.context.CodecContext, frame: av.VideoFrame) -> int:
+    """The stream's field order; an interlaced first frame with an unknown order counts as top first."""
+    order = int(cc.field_order) if getattr(cc, "field_order", None) is not None else 0
+    if order < FIELD_ORDER_INTERLACED_MIN and getattr(frame, "interlaced_frame", False):
+        return FIELD_ORDER_INTERLACED_MIN
+    return order
 
 
 def _timecode(container: av.container.InputContainer, stream: av.stream.Stream) -> str | None:
@@ -307,6 +323,7 @@ def probe(path: str | Path, *, fps: Fraction | None = None, exact_count: bool = 
             timecode=_timecode(container, stream),
             is_image=is_image,
             metadata={**dict(stream.metadata), **({"language": stream.language} if stream.language else {})},
+            field_order=_field_order(cc, first_frame),
         )
         others = tuple(_stream_info(s) for s in container.streams if s.index != stream.index)
         info = MediaInfo(

@@ -426,6 +426,9 @@ class MovieSink(_Sink):
             cc.colorspace = tags.matrix
             cc.color_range = out_range if tags.range != RANGE_UNSPECIFIED or is_prores else RANGE_UNSPECIFIED
             cc.thread_type = "AUTO"
+            if v.interlaced:  # keep interlaced video interlaced: field-aware coding and the field order
+                cc.flags |= av.codec.context.Flags.interlaced_dct
+                cc.field_order = v.field_order
             for key, value in v.metadata.items():
                 if key.lower() in CARRIED_STREAM_TAGS:
                     stream.metadata[key] = value

@@ -124,6 +124,9 @@ def render_clip(request: RenderRequest, settings: DofSettings, *, progress: Prog
                               first_index=first, plan_origin=plan_origin, device=settings.device,
                               frame_count=frame_count, on_lost=settings.on_lost)
     result = run_render(request, renderer=stage, progress=progress, info=info)
+    if info.video.interlaced:
+        result.notes.append("the source is interlaced: depth of field was rendered on whole frames, which "
+                            "mixes their two fields in motion; deinterlace first for clean moving edges")
     if settings.save_depth is not None:
         save_depth(settings, request, info)
     return result, stage
