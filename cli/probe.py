@@ -8,6 +8,11 @@ import typer
 
 from cli.app import app
 
+#: FFmpeg's AVFieldOrder values, as the summary names them.
+FIELD_ORDERS = {1: "progressive", 2: "interlaced, top field first", 3: "interlaced, bottom field first",
+                4: "interlaced, top field coded first, bottom displayed first",
+                5: "interlaced, bottom field coded first, top displayed first"}
+
 
 @app.command()
 def probe(
@@ -35,7 +40,8 @@ def probe(
         f"  rate {v.frame_rate} ({float(v.frame_rate):.3f} fps), time base {v.time_base}, "
         f"frames {v.frame_count if v.frame_count is not None else 'unknown'}"
         f"{'' if v.frame_count_exact else ' (estimated)'}",
-        f"  SAR {v.sample_aspect_ratio}, rotation {v.rotation}°, timecode {v.timecode or 'none'}",
+        f"  SAR {v.sample_aspect_ratio}, rotation {v.rotation}°, timecode {v.timecode or 'none'}, "
+        f"scan {FIELD_ORDERS.get(v.field_order, 'unknown')}",
         f"  colour: primaries {c['primaries_name']}, transfer {c['transfer_name']}, matrix {c['matrix_name']}, "
         f"range {c['range_name']}",
     ]

@@ -167,6 +167,8 @@ def test_probe_json(media: Path) -> None:
     assert [s["type"] for s in data["streams"]] == ["audio"]
     text = invoke("probe", media / "mb_sar_2x1.mp4")
     assert text.exit_code == 0 and "SAR 2" in text.stdout
+    interlaced = invoke("probe", media / "ft_fixture-raw.mts")
+    assert "scan interlaced, top field first" in interlaced.stdout
 
 
 def test_probe_count_is_exact(media: Path) -> None:
