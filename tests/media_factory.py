@@ -52,8 +52,11 @@ def write_clip(path: Path, frames: list[np.ndarray], *, codec: str, pix_fmt: str
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(arr), format=fmt)
         kwargs = {}
         if colour is not None:
-            kwargs = {"dst_colorspace": "ITU709", "dst_color_range": "JPEG" if colour[3] == 2 else "MPEG"}
+            matrix = "BT2020" if colour[2] in (9, 10) else "ITU709"
+            kwargs = {"dst_colorspace": matrix, "dst_color_range": "JPEG" if colour[3] == 2 else "MPEG"}
         frame = frame.reformat(format=pix_fmt, **kwargs)
+        if colour is not None:
+            frame.color_primaries, frame.color_trc, frame.colorspace, frame.color_range = colour
         frame.pts = i
         for packet in stream.encode(frame):
             out.mux(packet)

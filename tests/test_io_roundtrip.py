@@ -262,3 +262,24 @@ def test_interlaced_camcorder_clip_stays_interlaced(media: Path, tmp_path: Path,
     render(media / "skv_bikes.mp4", progressive, frames=(0, 2))
     with av.open(str(progressive)) as c:
         assert not next(c.decode(video=0)).interlaced_frame
+
+
+@pytest.mark.parametrize("suffix", [".mov", ".mp4"])
+def test_hdr_pq_clip_keeps_its_tags_and_highlights(tmp_path: Path, suffix: str) -> None:
+    from bokehfx.io.colour import TRC_PQ
+    from bokehfx.io.source import VideoSource
+
+    frames = gradient_frames(4, 96, 64, levels=1024, green_span=(0.3, 0.8))
+    hdr = (9, TRC_PQ, 9, 1)  # BT.2020 primaries, SMPTE ST 2084 (PQ), BT.2020 non-constant matrix, video range
+    src = write_clip(tmp_path / "hdr.mov", frames, codec="prores_ks", pix_fmt="yuv422p10le", options={"profile": "hq"},
+                     colour=hdr)
+    with VideoSource(src) as s:
+        assert (s.info.video.colour.primaries, s.info.video.colour.transfer) == (9, TRC_PQ)
+        peak = max(float(f.image.max()) for f in s)
+    assert peak > 2.0, "PQ highlights decode above SDR reference white (1.0 = 203 cd/m2)"
+    out = tmp_path / f"out{suffix}"
+    render(src, out, **({"encode": EncodeSettings(crf=4, bit_depth=10)} if suffix == ".mp4" else {}))
+    with av.open(str(out)) as c:
+        f = next(c.decode(video=0))
+        assert (f.color_primaries, f.color_trc, f.colorspace) == (9, TRC_PQ, 9)
+    assert min(psnr16(a, b) for a, b in zip(decode_rgb48(src), decode_rgb48(out))) > 45
