@@ -18,6 +18,15 @@ from typer.core import TyperGroup
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 1
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived (a render manager or a host plugin stopping us): unwind and clean up."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated()
 
 
 def _one_line(text: str) -> str:
@@ -36,8 +45,11 @@ class BokehfxGroup(TyperGroup):
 
     def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
              standalone_mode: bool = True, **extra: Any) -> Any:
+        import signal
+
         from bokehfx.errors import BokehfxError  # light: standard library only
 
+        signal.signal(signal.SIGTERM, _on_sigterm)
         try:
             rv = super().main(args=args, prog_name=prog_name or "bokehfx", complete_var=complete_var,
                               standalone_mode=False, **extra)
@@ -53,11 +65,15 @@ class BokehfxGroup(TyperGroup):
             fail(message, getattr(err, "exit_code", EXIT_BAD_INPUT) or EXIT_BAD_INPUT)
         except (KeyboardInterrupt, typer.Abort):
             fail("interrupted; nothing was written at the output path", EXIT_INTERRUPTED)
+        except Terminated:
+            fail("terminated; nothing was written at the output path", EXIT_TERMINATED)
         except Exception as err:  # a bug, not bad input: say so, keep the trace on request
             if os.environ.get("BOKEHFX_DEBUG"):
                 raise
             fail(f"internal error ({type(err).__name__}: {err}); rerun with BOKEHFX_DEBUG=1 "
                  "for the traceback and please report it", EXIT_INTERNAL)
+        if rv == EXIT_INTERRUPTED:  # typer turns Ctrl-C into this exit code before we see it
+            fail("interrupted; nothing was written at the output path", EXIT_INTERRUPTED)
         if standalone_mode:
             sys.exit(rv if isinstance(rv, int) else 0)
         return rv
