@@ -24,9 +24,10 @@ def demo(
     Writes the EXR source and disparity, the render as ProRes and H.264, the focus-map
     diagnostic, a side-by-side movie and a contact-sheet PNG.
     """
+    import time
     from contextlib import ExitStack
 
-    from bokehfx.pipeline.demo import DemoSettings, iter_demo_outputs, timed_demo
+    from bokehfx.pipeline.demo import DemoSettings, run_demo
     from cli.progress import frame_progress, wants_progress
 
     show = wants_progress(quiet)
@@ -34,11 +35,13 @@ def demo(
         def step(label: str):
             return stack.enter_context(frame_progress(label, show))
 
-        paths, seconds = timed_demo(Path(output), settings=DemoSettings(width=width, height=height, frames=frames),
-                                    force=force, progress=step)
+        started = time.perf_counter()
+        paths = run_demo(Path(output), settings=DemoSettings(width=width, height=height, frames=frames),
+                         force=force, progress=step)
+        seconds = time.perf_counter() - started
     if quiet:
         typer.echo(str(Path(output)))
         return
     typer.echo(f"bokehfx demo: {frames} frames at {width}x{height} in {seconds:.1f} s")
-    for line in iter_demo_outputs(paths):
-        typer.echo(line)
+    for name, path in paths.items():
+        typer.echo(f"{name:>13}: {path}")

@@ -214,16 +214,17 @@ def render(
     look = Look(aperture=aperture.value, blades=blades, roundness=roundness, rotation=rotation,
                 anamorphic=anamorphic, ring_inner=ring_inner, cat_eye=cat_eye, kernel_image=kernel_image,
                 highlight_threshold=highlight_threshold, highlight_gain=highlight_gain, max_blur=max_blur)
+    where = _device(device)
     depth_spec = DepthSpec(
         path=None if depth == "auto" else Path(depth), kind=depth_kind.value, encoding=depth_encoding.value,
-        depth_range=_depth_range(depth_range), model=depth_model, device=_device(device),
+        depth_range=_depth_range(depth_range), model=depth_model, device=where,
         window=depth_window, overlap=depth_overlap, smoothing=depth_smoothing,
         cache_dir=Path(depth_cache) if depth_cache else None,
     )
     settings = DofSettings(
         focus=FocusRequest(prompt=prompt, focus=focus, blur=blur, focus_point=focus_point,
                            region=_region(focus_region)), look=look,
-        view=OutputView(view.value), depth=depth_spec, device=_device(device),
+        view=OutputView(view.value), depth=depth_spec, device=where,
         dtype=None if dtype is Precision.fp32 else dtype.value, on_lost=on_lost,
         save_depth=Path(save_depth) if save_depth else None,
     )

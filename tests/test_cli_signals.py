@@ -16,7 +16,6 @@ from tests.media_factory import gradient_frames
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_stopped_render_leaves_nothing(tmp_path: Path, sig: int, code: int) -> None:
     import av
-    import numpy as np
 
     long_src = tmp_path / "long.mp4"  # long enough to still be rendering when the signal comes
     pictures = [av.VideoFrame.from_ndarray(f, format="rgb48le").reformat(format="yuv420p")

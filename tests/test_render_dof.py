@@ -3,7 +3,6 @@ renderer (checked through the focus-map diagnostic), timelines, --save-depth."""
 
 from __future__ import annotations
 
-import json
 import os
 from fractions import Fraction
 from pathlib import Path
@@ -40,8 +39,8 @@ def scene(tmp_path: Path) -> tuple[Path, Path]:
                       options={"profile": "hq"}, rate=Fraction(24))
     disp = np.full((H, W, 3), 65535 // 5, np.uint16)
     disp[:, : W // 2] = 65535
-    depth = write_sequence(tmp_path / "disp.%d.png", [disp], codec="png", pix_fmt="rgb48be", in_fmt="rgb48le",
-                           start_number=0)
+    write_sequence(tmp_path / "disp.%d.png", [disp], codec="png", pix_fmt="rgb48be", in_fmt="rgb48le",
+                   start_number=0)
     return clip, tmp_path / "disp.0.png"
 
 

@@ -796,7 +796,6 @@ def _assemble(clauses: list[_Clause], blur: Blur, initial: Optional[Target] = No
         return keyframes[-1].target if keyframes else default_target
 
     def add(kf: Keyframe) -> None:
-        nonlocal whole_clip
         if whole_clip:
             raise UsageError("prompt: a change of focus with no times spans the whole clip, so nothing "
                              "can follow it; give times (at 2s over 1s)")

@@ -17,7 +17,7 @@ import tempfile
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Iterable
 
 import av
 import numpy as np
@@ -730,5 +730,3 @@ def open_sink(target: OutputTarget, source: MediaInfo, **kwargs) -> MovieSink | 
     kwargs.pop("start_number", None)
     return MovieSink(target, source, **kwargs)
 
-
-ProgressCallback = Callable[[int, int | None], None]

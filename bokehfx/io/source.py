@@ -19,7 +19,7 @@ from av.video.reformatter import Interpolation
 
 from bokehfx.errors import CorruptMediaError, UsageError
 from bokehfx.io.colour import RANGE_FULL, effective_transfer, linearize_u16, sws_matrix
-from bokehfx.io.probe import MediaInfo, _ffmpeg_error, open_input, pix_fmt_traits, primary_video_stream, probe
+from bokehfx.io.probe import MediaInfo, open_input, pix_fmt_traits, primary_video_stream, probe
 
 #: swscale chroma filter for YUV -> RGB. It matches the encoder side (bicubic chroma subsampling),
 #: which keeps decode/encode round trips closest to lossless: on the repository's real clips this

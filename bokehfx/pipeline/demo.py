@@ -10,11 +10,10 @@ sheet PNG. Everything is generated here: no download, no model.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import numpy as np
 
@@ -149,16 +148,3 @@ def run_demo(out_dir: Path, *, settings: DemoSettings | None = None, force: bool
         sink.write(Frame(0, 0, 1, tb, sheet))
     (out_dir / ".contact_sheet.0.png").replace(paths["contact_sheet"])
     return paths
-
-
-def iter_demo_outputs(paths: dict[str, Path]) -> Iterator[str]:
-    """Lines describing what the demo wrote."""
-    for name, path in paths.items():
-        yield f"{name:>13}: {path}"
-
-
-def timed_demo(out_dir: Path, **kwargs) -> tuple[dict[str, Path], float]:
-    """:func:`run_demo` and its wall time in seconds."""
-    started = time.perf_counter()
-    paths = run_demo(out_dir, **kwargs)
-    return paths, time.perf_counter() - started

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import enum
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -69,7 +69,6 @@ class DepthSpec:
     overlap: int | None = None
     smoothing: float = 0.0
     cache_dir: Path | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _repeat_still(frames: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
@@ -142,7 +141,6 @@ class DepthOfFieldStage:
         self.look = look
         self.view = OutputView(view)
         self.device = torch.device(device)
-        self.plan_origin = plan_origin
         self.evaluator = PlanEvaluator(plan, info.video.frame_rate, frame_count, on_lost=on_lost)
         #: Per-frame (F, K) of every rendered frame, in order (for reports and tests).
         self.focus: list[float] = []

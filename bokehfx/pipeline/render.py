@@ -14,7 +14,6 @@ from typing import Any, Callable
 
 from bokehfx.errors import BokehfxError, UsageError
 from bokehfx.focus.plan import FocusPlan
-from bokehfx.io.paths import check_input
 from bokehfx.io.probe import MediaInfo, count_frames, probe
 from bokehfx.pipeline.dof import DepthOfFieldStage, DepthSpec, OutputView, open_depth
 from bokehfx.pipeline.job import ProgressCallback, RenderRequest, RenderResult, run_render
@@ -22,7 +21,7 @@ from bokehfx.renderers.base import Look
 
 #: Frames the physical engine renders at once on the CPU (memory, not speed, is the limit there).
 CPU_CHUNK_FRAMES = 1
-#: Extension of each clip rendered from a timeline, by codec name.
+#: Extension of each clip rendered from a timeline (a QuickTime movie holds every --codec).
 TIMELINE_CLIP_EXTENSION = ".mov"
 
 
@@ -97,8 +96,7 @@ def render_clip(request: RenderRequest, settings: DofSettings, *, progress: Prog
         plan: a plan to use instead of the prompt's (a timeline clip's); flags still win.
         plan_origin: the source frame the plan's time 0 refers to.
     """
-    check_input(request.input)
-    info = probe(request.input, fps=request.fps)
+    info = probe(request.input, fps=request.fps)  # validates the input too
     plan = settings.focus.plan(info.video.frame_rate, plan)
     from bokehfx.io.paths import output_target
     from bokehfx.io.sink import check_data_target, check_output
@@ -133,7 +131,7 @@ def render_clip(request: RenderRequest, settings: DofSettings, *, progress: Prog
 
 
 def save_depth(settings: DofSettings, request: RenderRequest, info: MediaInfo) -> Path:
-    """Write the clip's normalized disparity (0 far, 1 near) as an image sequence."""
+    """Write the clip's normalized disparity (0 far, 1 near) for other tools (see :func:`write_data`)."""
     from bokehfx.io.sink import write_data
 
     depth = open_depth(settings.depth, request.input, info, request.output, frames_factory=_frames_factory(request))
@@ -167,13 +165,13 @@ def render_timeline(timeline: Path, out_dir: Path, settings: DofSettings, templa
     if out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"with --timeline, -o must be a folder; {str(out_dir)!r} is a file")
     prompt = settings.focus.prompt
-    default_plan = None
-    if prompt:  # the plan of clips that carry none of their own
+
+    def prompt_plan(rate: Any) -> FocusPlan:  # the plan of clips that carry none of their own
         from bokehfx.focus.prompt import parse_prompt
 
-        def default_plan(rate: Any) -> FocusPlan:
-            return parse_prompt(prompt, rate)
-    read = read_timeline(timeline, rate=template.fps, default_plan=default_plan)
+        return parse_prompt(prompt, rate)
+
+    read = read_timeline(timeline, rate=template.fps, default_plan=prompt_plan if prompt else None)
     if not read.jobs:
         raise UsageError(f"timeline {str(timeline)!r} has no video clips to render")
     out_dir.mkdir(parents=True, exist_ok=True)
