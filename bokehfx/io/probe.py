@@ -8,7 +8,7 @@ rotation, sample aspect ratio, colour tags, bit depth, timecode and every other 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ import av
 import numpy as np
 
 from bokehfx.errors import CorruptMediaError, UnsupportedMediaError
-from bokehfx.io.colour import ColourTags
+from bokehfx.io.colour import RANGE_FULL, ColourTags
 from bokehfx.io.paths import IMAGE_EXTENSIONS, check_input, is_sequence_pattern, sequence_files
 
 #: Frame rate assumed for image sequences and stills when none is given.
@@ -269,8 +269,8 @@ def probe(path: str | Path, *, fps: Fraction | None = None, exact_count: bool = 
         is_seq = first is not None
         is_image = is_seq or p.suffix.lower() in IMAGE_EXTENSIONS or container.format.name.endswith("_pipe")
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
-        if is_image or not rate:
-            rate = Fraction(fps) if fps else (Fraction(rate) if rate and not is_image else DEFAULT_SEQUENCE_FPS)
+        if is_image or not rate:  # stills and sequences have no rate of their own
+            rate = fps or DEFAULT_SEQUENCE_FPS
         rate = Fraction(rate)
         first_frame = None
         try:
@@ -291,7 +291,7 @@ def probe(path: str | Path, *, fps: Fraction | None = None, exact_count: bool = 
             range=int(first_frame.color_range if first_frame.color_range is not None else cc.color_range),
         )
         if pix_fmt.startswith("yuvj") and colour.range == 0:
-            colour = ColourTags(colour.primaries, colour.transfer, colour.matrix, 2)
+            colour = replace(colour, range=RANGE_FULL)  # the deprecated "J" formats mean full range
         if is_seq:
             count, exact = len(sequence_files(p, contiguous=True)), True
             duration = count / rate
@@ -339,16 +339,10 @@ def probe(path: str | Path, *, fps: Fraction | None = None, exact_count: bool = 
         container.close()
     if exact_count and not is_seq:
         n = count_frames(p, fps=fps)
-        info = _replace_count(info, n)
+        video = replace(info.video, frame_count=n, frame_count_exact=True,
+                        duration=info.video.duration or n / info.video.frame_rate)
+        info = replace(info, video=video)
     return info
-
-
-def _replace_count(info: MediaInfo, n: int) -> MediaInfo:
-    from dataclasses import replace
-
-    video = replace(info.video, frame_count=n, frame_count_exact=True,
-                    duration=info.video.duration or n / info.video.frame_rate)
-    return replace(info, video=video)
 
 
 def synthetic_info(width: int, height: int, rate: Fraction, frame_count: int, *, path: str = "<generated>",
