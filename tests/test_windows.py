@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bokehfx.errors import UsageError
-from bokehfx.pipeline import windows as windows_mod
-from bokehfx.pipeline.windows import (
+from bokehfx import windows as windows_mod
+from bokehfx.windows import (
     StreamingWindowPlanner,
     blend_windows,
     crossfade_ramp,

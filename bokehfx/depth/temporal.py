@@ -4,7 +4,7 @@ Relative depth models give disparity only up to an unknown scale and shift, and 
 ambiguity is resolved differently for every call, which shows up as flicker (a focus pump in
 the render). This module removes it:
 
-1. The clip is walked in overlapping windows planned by :mod:`bokehfx.pipeline.windows`; each
+1. The clip is walked in overlapping windows planned by :mod:`bokehfx.windows`; each
    window is estimated in one batch.
 2. Optionally (``frame_alignment=True``, the default), every frame of a window is aligned by
    least-squares scale and shift to the window's mean map, which removes per-frame affine jitter
@@ -33,7 +33,7 @@ import torch
 from bokehfx.depth.convert import DisparityRange
 from bokehfx.depth.flow import FlowSmoother
 from bokehfx.errors import UsageError
-from bokehfx.pipeline.windows import (
+from bokehfx.windows import (
     DEFAULT_BLEND_MODE,
     BlendMode,
     StreamingWindowPlanner,

@@ -35,7 +35,7 @@ from bokehfx.depth.sidecar import SidecarOptions, normalized_sidecar_frames, sid
 from bokehfx.depth.temporal import DEFAULT_OVERLAP, DEFAULT_WINDOW, stabilized_disparity
 from bokehfx.errors import CorruptMediaError, InputNotFoundError, OutputError, UnsupportedMediaError, UsageError
 from bokehfx.io.paths import is_sequence_pattern, sequence_files
-from bokehfx.pipeline.windows import DEFAULT_BLEND_MODE, BlendMode
+from bokehfx.windows import DEFAULT_BLEND_MODE, BlendMode
 
 STILL_EXTENSIONS: frozenset[str] = frozenset(
     {".png", ".tif", ".tiff", ".exr", ".pgm", ".ppm", ".pnm", ".pfm", ".jpg", ".jpeg", ".bmp", ".dpx", ".webp"}

@@ -1,1 +1,1 @@
-"""The flow: window planning and render jobs that tie source, depth, plan, renderer and sink together."""
+"""The flow: render jobs that tie source, depth, plan, renderer and sink together."""
