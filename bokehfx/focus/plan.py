@@ -200,11 +200,33 @@ class SymbolicTarget:
         return self.name
 
 
-Target = Union[DisparityTarget, DepthTarget, PointTarget, RegionTarget, SymbolicTarget]
+#: Longest subject description accepted, in characters.
+MAX_SUBJECT_CHARS = 120
+
+
+@dataclass(frozen=True)
+class SubjectTarget:
+    """A named subject ("the dog", "woman in red"): found in the frame by an open-vocabulary
+    detector, read as the median disparity inside its box, and tracked through the shot (see
+    :class:`bokehfx.focus.subjects.SubjectLocator`)."""
+
+    text: str
+    kind = "subject"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.text, str) or not self.text.strip() or len(self.text) > MAX_SUBJECT_CHARS:
+            raise UsageError(f"a focus subject must be a short description like 'the dog', got {self.text!r}")
+        object.__setattr__(self, "text", " ".join(self.text.split()))
+
+    def describe(self) -> Any:
+        return self.text
+
+
+Target = Union[DisparityTarget, DepthTarget, PointTarget, RegionTarget, SymbolicTarget, SubjectTarget]
 
 
 def target_kind(target: Target) -> str:
-    """One of near, middle, far, disparity, depth, point, region."""
+    """One of near, middle, far, disparity, depth, point, region, subject."""
     return target.name if isinstance(target, SymbolicTarget) else target.kind
 
 
@@ -279,7 +301,7 @@ def parse_blur(value: Union[int, float, str, Blur], name: str = "blur") -> Blur:
 
 def parse_target(value: Any, name: str = "focus") -> Target:
     """A target from a disparity number, ``near``/``middle``/``far``, ``"2m"`` (metres) or a target."""
-    if isinstance(value, (DisparityTarget, DepthTarget, PointTarget, RegionTarget, SymbolicTarget)):
+    if isinstance(value, (DisparityTarget, DepthTarget, PointTarget, RegionTarget, SymbolicTarget, SubjectTarget)):
         return value
     if isinstance(value, bool):
         raise UsageError(f"{name} must be a disparity in [0, 1], near/middle/far or metres like 2m, "
@@ -339,7 +361,7 @@ class Keyframe:
 
     def to_dict(self, rate: Optional[Fraction] = None, frame_count: Optional[int] = None) -> dict:
         """A JSON-friendly description (``target`` is one of near, middle, far, disparity, depth,
-        point, region)."""
+        point, region, subject)."""
         out: dict[str, Any] = {
             "time": float(self.time) if not self.relative else None,
             "time_exact": f"{self.time.numerator}/{self.time.denominator}" if not self.relative else None,
@@ -389,7 +411,13 @@ class FocusPlan:
     @property
     def needs_images(self) -> bool:
         """Whether evaluation needs the frames themselves (a point target is tracked)."""
-        return any(isinstance(kf.target, PointTarget) and kf.target.track for kf in self.keyframes)
+        return any(isinstance(kf.target, PointTarget) and kf.target.track or isinstance(kf.target, SubjectTarget)
+                   for kf in self.keyframes)
+
+    @property
+    def subjects(self) -> tuple[str, ...]:
+        """The named subjects the plan focuses on (each needs a detector), in plan order."""
+        return tuple(dict.fromkeys(kf.target.text for kf in self.keyframes if isinstance(kf.target, SubjectTarget)))
 
     @property
     def needs_frame_count(self) -> bool:
