@@ -218,7 +218,7 @@ class ClauseReader(TermReader):
         j = self.skip(j, {"over", "across", "away"} if saw_move else set())
         if self.word(j) == "back" and self.word(j + 1) in TO_WORDS:
             j, saw_move = self.mark(j + 1), True
-        saw_move = saw_move or timing.interp is Interp.HOLD
+        saw_move = saw_move or timing.interp is Interp.HOLD or (j == i and self.word(j) in ("to", "towards"))
         source = target = None
         if saw_move and self.word(j) not in TO_WORDS and self.word(j) != "from":
             shorthand = self.target(j)

@@ -59,13 +59,13 @@ FRAME_WORDS = frozenset({"frame", "shot", "image", "scene", "picture", "clip", "
 FOCUS_WORDS = frozenset({"focus", "focused", "focusing", "focussed", "focussing", "focuses", "refocus",
                          "refocuses", "refocused", "refocusing"})
 FOCUS_LEAD = frozenset({"set", "put", "place", "keep", "hold", "lock", "sets", "puts", "lay", "bring", "put",
-                        "land", "direct", "point", "aim", "shift"})
+                        "land", "direct", "point", "aim"})
 #: "the focal point is the background", "main focus on X".
 FOCUS_NOUN_PHRASES = (("focal", "point"), ("point", "of", "focus"), ("focal", "plane"), ("focus", "point"),
                       ("main", "focus"), ("focus",))
 PREPS = frozenset({"on", "at", "to", "onto", "in", "upon", "into", "is", "stays", "remains", "sits", "of",
                    "should", "must", "be", "will", "needs", "stay", "remain", "lie", "lies", "go", "goes",
-                   "fall", "falls"})
+                   "fall", "falls", "locked", "fixed", "set", "kept", "held", "parked", "resting", "rests"})
 MOVE_WORDS = frozenset({
     "rack", "racks", "racking", "racked", "pull", "pulls", "pulling", "pulled", "shift", "shifts",
     "shifting", "shifted", "transition", "transitions", "transitioning", "transitioned", "move", "moves",
@@ -186,4 +186,5 @@ SUBJECT_STOP = frozenset({
     "not", "rather", "instead", "is", "are", "stays", "stay", "remains", "remain", "should", "must", "be",
     "will", "gets", "becomes", "looks", "halfway", "midway", "throughout", "across", "before", "when",
     "as", "than", "so", "if", "it", "its", "it's", "this", "that", "there", "here", "where", "what",
+    "fall", "falls", "goes", "melt", "melts", "fade", "fades", "looks", "look", "remains", "stay", "becomes",
 })

@@ -115,19 +115,19 @@ def _quote(text: str, tokens: Sequence[Token]) -> str:
 
 
 def _parse_clause(text: str, tokens: list[Token], rate: Optional[Fraction], subjects: bool) -> Clause:
-    reader = ClauseReader(tokens, rate, subjects)
+    lowered = text.lower().replace("\u2019", "'")
+    reader = ClauseReader(tokens, rate, subjects, lowered)
     for form in ClauseReader.FORMS:
         got = getattr(reader, form)(0)
         if got is not None and got[1] == len(tokens):
             return got[0]
     lead = ClauseReader(tokens, rate, subjects).timings(0, Timing())
     if 0 < lead < len(tokens):  # "throughout the shot keep X sharp": the timing read after the rest
-        moved = ClauseReader(tokens[lead:] + tokens[:lead], rate, subjects)
+        moved = ClauseReader(tokens[lead:] + tokens[:lead], rate, subjects, lowered)
         for form in ClauseReader.FORMS:
             got = getattr(moved, form)(0)
             if got is not None and got[1] == len(tokens):
                 return got[0]
-    lowered = text.lower().replace("\u2019", "'")
     left = tokens[reader.furthest:] if reader.furthest < len(tokens) else tokens
     whole = _quote(lowered, tokens)
     part = _quote(lowered, left)
@@ -204,8 +204,8 @@ def parse_prompt(text: str, rate: Optional[RateLike] = None, initial: Optional[T
     clauses: list[Clause] = []
     for tokens in clauses_tokens:
         clause = _parse_clause(text, tokens, exact, subjects)
-        if clause.bare and clauses and clauses[-1].blurred is not None:  # "blur the foreground and the background"
-            clause = Clause("blur", blurred=clause.target, negated=clauses[-1].negated)
+        if clause.bare and clauses and clauses[-1].blurred is not None and not clauses[-1].negated:  # "blur the foreground and the background"
+            clause = Clause("blur", blurred=clause.target)
         clauses.append(clause)
     blur = _blur_of(clauses, initial_blur)
     return _assemble(clauses, blur, initial)
@@ -258,8 +258,9 @@ def _assemble(clauses: list[Clause], blur: Blur, initial: Optional[Target] = Non
             raise UsageError(f"prompt: a focus change at {float(kf.time):g}{unit} comes before the previous one "
                              f"at {float(last_time(kf.relative)):g}{unit}; list changes in order")
         last = keyframes[-1] if keyframes else None
-        if last is not None and kf.interp is Interp.HOLD and kf.time == last.time == 0 and kf.target == last.target:
-            return  # the same focus from the first frame, said twice (relative or in seconds)
+        if last is not None and kf.interp is Interp.HOLD and kf.time == last.time and kf.target == last.target \
+                and (kf.relative == last.relative or kf.time == 0):
+            return  # the same focus at the same time, said twice
         keyframes.append(kf)
 
     for c in focus_clauses:
@@ -276,6 +277,12 @@ def _assemble(clauses: list[Clause], blur: Blur, initial: Optional[Target] = Non
                     raise UsageError("prompt: a second focus with no time; say when it happens (at 3s) or "
                                      "use a rack or pull")
                 add(Keyframe(Fraction(0), c.target, blur))  # type: ignore[arg-type]
+                continue
+            if t.start == 0 and t.end is not None and t.duration is None:  # "hold X for the first half"
+                if keyframes:
+                    raise UsageError("prompt: a focus held from the start must come first")
+                add(Keyframe(Fraction(0), c.target, blur))  # type: ignore[arg-type]
+                add(Keyframe(t.end, c.target, blur, Interp.HOLD, relative=rel))  # type: ignore[arg-type]
                 continue
             if t.duration is not None or t.end is not None:
                 c = Clause("pull", target=c.target, timing=t)

@@ -13,12 +13,20 @@ from typing import Optional, Union
 
 from bokehfx.errors import UsageError
 from bokehfx.focus.lexicon import (
+    ADVERB_SIZES,
+    BLUR_VERBS,
     CAMERA_WORDS,
     CLIP_FRACTIONS,
     CLIP_WORDS,
     CUT_WORDS,
     DEPTH_UNITS,
     EASE_WORDS,
+    END_WORDS,
+    FOCUS_WORDS,
+    MOVE_WORDS,
+    NEGATION_WORDS,
+    SEPARATOR_WORDS,
+    START_WORDS,
     FAR_WORDS,
     FRAME_UNITS,
     FRAME_WORDS,
@@ -63,6 +71,13 @@ SLOW_PULL_SECONDS = Fraction(2)
 MAX_SUBJECT_WORDS = 6
 #: Parts of the clip named by "the first half", "the last third"...: (ordinal, part) -> (start, end).
 PART_SPANS = {"first": 0, "opening": 0, "second": 1, "last": -1, "final": -1, "closing": -1}
+#: Words that end a subject's name: the grammar's verbs, times, sizes and links.
+NOT_SUBJECT_WORDS = (SUBJECT_STOP | SHARP_WORDS | SOFT_WORDS | _BLUR_WORDS | NEGATION_WORDS | FOCUS_WORDS | MOVE_WORDS
+                     | QUICK_WORDS | SLOW_WORDS | LINEAR_WORDS | EASE_WORDS | CUT_WORDS | frozenset(SECOND_UNITS)
+                     | FRAME_UNITS | frozenset(NUMBER_WORDS) | frozenset(CLIP_FRACTIONS) | WHOLE_WORDS | CLIP_WORDS
+                     | START_WORDS | END_WORDS | SEPARATOR_WORDS | BLUR_VERBS | frozenset(ADVERB_SIZES)
+                     | NEAR_WORDS | MIDDLE_WORDS | FAR_WORDS
+                     | {"percent", "per-cent", "focal", "bokeh", "k", "aperture", "f-stop", "everything"})
 #: Nouns that may open a place phrase ("the subject closest to the camera").
 NOUN_LEADS = (TARGET_NOUNS | SCENE_NOUNS) - {"end", "depth", "point", "region", "side", "one", "ones", "distance",
                                              "field", "ground"}
@@ -94,12 +109,15 @@ class TermReader:
         tokens: the clause's tokens, fillers removed.
         rate: the clip's frame rate (timecode and frame counts need it).
         subjects: whether an unknown noun phrase may name a subject (a detector will find it).
+        source: the lower-cased prompt the tokens come from (a subject keeps its own words).
     """
 
-    def __init__(self, tokens: list[Token], rate: Optional[Fraction], subjects: bool = False) -> None:
+    def __init__(self, tokens: list[Token], rate: Optional[Fraction], subjects: bool = False,
+                 source: str = "") -> None:
         self.t = tokens
         self.rate = rate
         self.subjects = subjects
+        self.source = source
         self.furthest = 0
 
     def word(self, i: int) -> Optional[str]:
@@ -406,7 +424,7 @@ class TermReader:
         words: list[str] = []
         while len(words) < MAX_SUBJECT_WORDS:
             w = self.word(j)
-            if w is None or w in SUBJECT_STOP or w in SHARP_WORDS or w in SOFT_WORDS or w in _BLUR_WORDS:
+            if w is None or w in NOT_SUBJECT_WORDS:
                 break
             if w == "in" and self.word(j + 1) in ("focus", "sharp", "frame", "shot"):
                 break
@@ -414,9 +432,11 @@ class TermReader:
                 break
             words.append(w)
             j += 1
-        if not words or words[-1] in ("in", "of", "on", "with", "at"):
+        links = ("in", "of", "on", "with", "at", "and", "or")
+        if not words or words[0] in links or words[-1] in links:
             return None
-        return SubjectTarget(" ".join(words)), self.mark(j)
+        text = self.source[self.t[i].start:self.t[j - 1].end] if self.source else " ".join(words)
+        return SubjectTarget(text), self.mark(j)
 
     def _measured(self, i: int) -> Optional[tuple[Target, int]]:
         """disparity N, depth N m, point X,Y, box X0 Y0 X1 Y1, N (disparity), N m, X, Y."""
