@@ -115,6 +115,11 @@ def render(
         help="Blur: K (CoC radius in pixels per unit of disparity from the focal plane), "
              "small/medium/large/none, or f/N. 0 renders a faithful copy. Overrides the prompt.",
         rich_help_panel=FOCUS)] = None,
+    subject_model: Annotated[Optional[str], typer.Option(
+        "--subject-model", help="Open-vocabulary detector (OWL-ViT / OWLv2 hub id such as "
+                                "google/owlvit-base-patch32, or a local folder) that finds named subjects "
+                                "in the prompt ('focus on the dog'); without it the prompt names no subjects.",
+        rich_help_panel=FOCUS)] = None,
     on_lost: Annotated[str, typer.Option(
         "--on-lost", help="When a tracked --focus-point is lost: raise (stop with an error) or hold "
                           "(keep its last position).", rich_help_panel=FOCUS)] = "raise",
@@ -223,10 +228,10 @@ def render(
     )
     settings = DofSettings(
         focus=FocusRequest(prompt=prompt, focus=focus, blur=blur, focus_point=focus_point,
-                           region=_region(focus_region)), look=look,
+                           region=_region(focus_region), subjects=subject_model is not None), look=look,
         view=OutputView(view.value), depth=depth_spec, device=where,
         dtype=None if dtype is Precision.fp32 else dtype.value, on_lost=on_lost,
-        save_depth=Path(save_depth) if save_depth else None,
+        save_depth=Path(save_depth) if save_depth else None, subject_model=subject_model,
     )
     encode = EncodeSettings(crf=crf, bit_depth=bit_depth)
     show = wants_progress(quiet)
@@ -250,13 +255,21 @@ def render(
     request = RenderRequest(input=Path(input), output=Path(output), codec=codec, frames=parse_frame_range(frames),
                             force=force, fps=parse_fps(fps), encode=encode)
     with frame_progress(f"render {Path(input).name}", show) as progress:
-        result, _ = render_clip(request, settings, progress=progress)
+        result, _ = render_clip(request, settings, progress=progress,
+                                on_plan=_say_understood if prompt is not None and not quiet else None)
     if not quiet:
         for note in result.notes:
             sys.stderr.write(f"note: {note}\n")
         if sys.stderr.isatty():
             sys.stderr.write(f"wrote {result.output}: {result.frames} frames in {result.seconds:.1f} s "
                              f"({result.fps:.1f} fps)\n")
+
+
+def _say_understood(plan) -> None:
+    """One line with the prompt's reading in the grammar's words, before any render time is spent."""
+    from bokehfx.focus.canonical import describe_plan
+
+    sys.stderr.write(f"understood as: {describe_plan(plan)}\n")
 
 
 def _region(text: str | None):

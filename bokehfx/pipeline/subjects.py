@@ -1,0 +1,34 @@
+"""Named focus subjects in a render: the detector, behind its cache, for one clip."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bokehfx.errors import UsageError
+from bokehfx.focus.plan import FocusPlan
+from bokehfx.io.detections import CachedLocator, DetectionCache, clip_content_key
+
+#: Folder (beside the output, or under --depth-cache) where detections are cached.
+SUBJECT_CACHE_DIRNAME = "subjects"
+DEFAULT_CACHE_DIRNAME = ".bokehfx-cache"
+
+
+def open_subject_locator(plan: FocusPlan, model: str | None, device: str, clip: Path, output: Path,
+                         cache_dir: Path | None = None) -> CachedLocator:
+    """The locator a render's plan needs: the ``model`` detector, answering from the detection cache.
+
+    Raises:
+        UsageError: when the plan names subjects but no model is given.
+    """
+    from bokehfx.detect.owl import SUGGESTED_SUBJECT_MODEL, OwlDetector
+
+    if model is None:
+        raise UsageError(f"the focus plan names a subject ({plan.subjects[0]!r}): give --subject-model "
+                         f"(a hub id such as {SUGGESTED_SUBJECT_MODEL}, or a local folder)")
+    detector = OwlDetector(model, device=device)
+    folder = (cache_dir / SUBJECT_CACHE_DIRNAME) if cache_dir is not None else \
+        output.parent / DEFAULT_CACHE_DIRNAME / SUBJECT_CACHE_DIRNAME
+    return CachedLocator(detector, DetectionCache(folder, clip_content_key(clip), detector.fingerprint))
+
+
+__all__ = ["open_subject_locator"]
