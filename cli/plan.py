@@ -136,6 +136,8 @@ def plan(
                      f"{entry['plan_source']}")
         lines.append(f"  media: {entry['media'] or (entry['sequence'] or {}).get('pattern') or '-'}"
                      + (f"  [missing: {entry['missing']}]" if entry["missing"] else ""))
+        if not quiet:
+            lines.append(f"  understood as: {entry['understood_as']}")
         lines.extend(_keyframe_lines(entry["plan"]))
     lines.append("per-frame values: use --json (" + neutral + ")")
     typer.echo("\n".join(lines))

@@ -40,3 +40,11 @@ def test_render_says_the_reading_before_rendering_and_quiet_silences_it(media: P
     assert refused.exit_code == 2 and refused.stderr.count("\n") == 1
     assert refused.stderr.startswith("error: prompt: the foreground cannot be both in focus and out of focus")
     assert not (tmp_path / "c.mov").exists()
+
+
+def test_timeline_plan_json_carries_each_clips_reading(shared: Path) -> None:
+    result = runner.invoke(app, ["plan", "--timeline", str(shared / "timelines/edl/25fps.edl"), "--fps", "25",
+                                 "--prompt", "soften the background a lot", "--json"])
+    assert result.exit_code == 0, result.output
+    clips = json.loads(result.output)["clips"]
+    assert clips and all(c["understood_as"] == "focus on the foreground, a large blur (K=40)" for c in clips)

@@ -22,8 +22,11 @@ from bokehfx.focus.lexicon import (
     END_WORDS,
     FOCUS_LEAD,
     FOCUS_NOUN_PHRASES,
+    EXCEPT_WORDS,
     FOCUS_WORDS,
     FRAME_WORDS,
+    HOLD_WORDS,
+    ISOLATE_VERBS,
     KEEP_WORDS,
     MOVE_WORDS,
     NEGATION_WORDS,
@@ -45,6 +48,12 @@ from bokehfx.focus.terms import TermReader, Timing
 #: word after it ("throw the background out of focus").
 SELF_BLURRING_VERBS = frozenset({"blur", "blurs", "soften", "softens", "defocus", "defocuses", "smear", "smears",
                                  "melt", "melts", "haze", "diffuse", "obscure", "blurring", "softening"})
+#: An aperture's size as blur: a wide (fast) aperture blurs a lot, a small (stopped-down) one little.
+APERTURE_SIZES = {"wide": "large", "wide-open": "large", "open": "large", "fast": "large", "large": "large",
+                  "big": "large", "bright": "large", "small": "small", "narrow": "small", "tiny": "small",
+                  "stopped-down": "small", "medium": "medium", "moderate": "medium"}
+#: Words between the focus and its move ("focus should move to ...").
+PULL_MODALS = frozenset({"should", "will", "must", "can", "needs", "need", "to", "then", "plane", "point"})
 #: Leads of a pull sentence that say nothing more ("let the focus drift to ...").
 PULL_LEADS = frozenset({"let", "have", "make", "then", "now"})
 #: Size words that make a clause alone ("really creamy"): they can only be about blur.
@@ -73,6 +82,7 @@ class Clause:
     blurred: Optional[Target] = None
     negated: bool = False
     bare: bool = False
+    hold: bool = False
 
 
 class ClauseReader(TermReader):
@@ -96,8 +106,21 @@ class ClauseReader(TermReader):
 
     def static(self, i: int) -> Optional[tuple[Clause, int]]:
         j = i
-        if self.word(j) in FOCUS_LEAD and self.word(j + 1) in FOCUS_WORDS:
+        while self.word(j) in FOCUS_LEAD and (self.word(j + 1) in FOCUS_WORDS or self.word(j + 1) in FOCUS_LEAD):
             j += 1
+        if self.word(j) in HOLD_WORDS | {"stay", "stays", "remain", "remains", "rest", "rests"}:
+            k = self.skip(j + 1, {"on", "at", "with", "focus", "focused"})
+            got = self.target(k) if k > j + 1 else None
+            if got is not None:
+                timing = Timing()
+                return Clause("static", target=got[0], timing=timing, hold=True), self.timings(got[1], timing)
+        if self.word(j) == "to" and self.word(j + 1) in ISOLATE_VERBS:
+            j += 1
+        if self.word(j) in ISOLATE_VERBS:
+            got = self.target(self.mark(j + 1))
+            if got is not None:
+                timing = Timing()
+                return Clause("static", target=got[0], timing=timing), self.timings(got[1], timing)
         focus_noun = None if self.word(j) in FOCUS_WORDS else self.phrase(j, FOCUS_NOUN_PHRASES[:3])
         if self.word(j) in FOCUS_WORDS or focus_noun is not None:
             j = self.mark(focus_noun or j + 1)
@@ -112,7 +135,8 @@ class ClauseReader(TermReader):
             return Clause("static", target=got[0], timing=timing), k
         if self.word(j) in START_WORDS:
             j = self.mark(j + 1)
-            while self.word(j) in PREPS or self.word(j) in ("with", "off", "by") or self.word(j) in FOCUS_WORDS:
+            while self.word(j) in PREPS or self.word(j) in ("with", "off", "by") or self.word(j) in FOCUS_WORDS \
+                    or self.word(j) in SHARP_WORDS:
                 j = self.mark(j + 1)
             got = self.target(j)
             if got is None:
@@ -193,7 +217,8 @@ class ClauseReader(TermReader):
         j = self.timings(j, timing)
         if self.word(j) in END_WORDS:
             k = self.mark(j + 1)
-            while self.word(k) in PREPS or self.word(k) in FOCUS_WORDS or self.word(k) in ("with", "up"):
+            while self.word(k) in PREPS or self.word(k) in FOCUS_WORDS or self.word(k) in ("with", "up") \
+                    or self.word(k) in SHARP_WORDS:
                 k = self.mark(k + 1)
             got = self.target(k)
             if got is None:
@@ -206,6 +231,7 @@ class ClauseReader(TermReader):
             j += 1
         if self.word(j) in FOCUS_WORDS or self.phrase(j, FOCUS_NOUN_PHRASES[:3]):
             j, saw_focus = self.mark(self.phrase(j, FOCUS_NOUN_PHRASES[:3]) or j + 1), True
+            j = self.skip(j, PULL_MODALS)
         saw_move = False
         for _ in range(2):
             if self.word(j) in CUT_WORDS:
@@ -215,6 +241,7 @@ class ClauseReader(TermReader):
                 j, saw_move = self.mark(j + 1), True
             if self.word(j) in FOCUS_WORDS:
                 j, saw_focus = self.mark(j + 1), True
+                j = self.skip(j, {"plane", "point", "distance"})
         j = self.skip(j, {"over", "across", "away"} if saw_move else set())
         if self.word(j) == "back" and self.word(j + 1) in TO_WORDS:
             j, saw_move = self.mark(j + 1), True
@@ -239,7 +266,9 @@ class ClauseReader(TermReader):
                     source, j = got
                     continue
             if w in TO_WORDS:
-                k = self.skip(j + 1, TO_WORDS | {"back"})
+                k = self.skip(j + 1, TO_WORDS)
+                k = k + 1 if self.word(k) == "back" and self.word(k + 1) in TO_WORDS else k
+                k = self.skip(k, TO_WORDS)
                 got = self.target(k)
                 if got is not None:
                     target, j = got
@@ -267,8 +296,8 @@ class ClauseReader(TermReader):
             j = self.mark(j + 1)
         return j
 
-    def soft(self, i: int, size_table: dict) -> Optional[int]:
-        """A soft word or phrase ("soft", "out of focus", "falls off"); its size into nothing."""
+    def soft(self, i: int) -> Optional[int]:
+        """A soft word or phrase ("soft", "out of focus", "falls off"): the index after it, or None."""
         return self.take(i, SOFT_WORDS) or self.phrase(i, SOFT_PHRASES)
 
     def blurred(self, i: int) -> Optional[tuple[Clause, int]]:
@@ -277,13 +306,21 @@ class ClauseReader(TermReader):
         j = self._sizes(i, clause, ADVERB_SIZES)
         verb = self.word(j)
         if verb in BLUR_VERBS and self.word(j + 1) is not None:
+            spared = self.spared(j + 1)
+            if spared is not None:
+                k = self._sizes(self.skip(spared[1], STAY_WORDS), clause, ADVERB_SIZES)
+                soft = self.soft(k)
+                if soft is None and verb not in SELF_BLURRING_VERBS:
+                    return None
+                k = self._tail(soft or k, clause)
+                return Clause("static", target=spared[0], timing=Timing(), blur_word=clause.blur_word), k
             got = self.target(self.mark(j + 1))
             if got is not None:
                 clause.blurred = got[0]
                 k = self._sizes(got[1], clause, ADVERB_SIZES)
                 k = self.skip(k, STAY_WORDS)
                 k = self._sizes(k, clause, ADVERB_SIZES)
-                soft = self.soft(k, ADVERB_SIZES)
+                soft = self.soft(k)
                 if soft is None and verb not in SELF_BLURRING_VERBS:
                     return None
                 if soft is not None:
@@ -293,7 +330,7 @@ class ClauseReader(TermReader):
         j = self.skip(j, BLUR_VERBS - SELF_BLURRING_VERBS)
         for sized in (False, True):
             k = self._sizes(j, clause, SIZE_WORDS) if sized else j
-            soft = self.soft(k, ADVERB_SIZES)
+            soft = self.soft(k)
             got = self.target(soft) if soft is not None else None
             if got is not None:
                 self._soft_size(clause, k)
@@ -302,7 +339,7 @@ class ClauseReader(TermReader):
         clause = Clause("blur")
         rest = self.skip(j, BLUR_REST)
         k = self._sizes(self.skip(rest, STAY_WORDS), clause, ADVERB_SIZES)
-        soft = self.soft(k, ADVERB_SIZES) if rest > j else None
+        soft = self.soft(k) if rest > j else None
         if soft is not None:
             self._soft_size(clause, k)
             return clause, self._tail(soft, clause)
@@ -312,11 +349,19 @@ class ClauseReader(TermReader):
         clause = Clause("blur", blurred=got[0])
         k = self.skip(got[1], STAY_WORDS)
         k = self._sizes(k, clause, ADVERB_SIZES)
-        soft = self.soft(k, ADVERB_SIZES)
+        soft = self.soft(k)
         if soft is None:
             return None
         self._soft_size(clause, k)
         return clause, self._tail(soft, clause)
+
+    def spared(self, i: int) -> Optional[tuple[Target, int]]:
+        """"everything except X" / "all but X" / "everything apart from X": X and the index after it."""
+        if self.word(i) not in ("everything", "all", "anything", "whole") or self.word(i + 1) not in EXCEPT_WORDS:
+            return None
+        j = self.skip(i + 2, {"from", "than", "for"})
+        got = self.target(j)
+        return None if got is None else (got[0], self.mark(got[1]))
 
     def _soft_size(self, clause: Clause, i: int) -> None:
         size = SOFT_SIZES.get(self.word(i) or "")
@@ -324,7 +369,10 @@ class ClauseReader(TermReader):
             clause.blur_word = size
 
     def _tail(self, k: int, clause: Clause) -> int:
-        """Adverbs after a blurred region ("heavily", "a lot")."""
+        """Adverbs after a blurred region ("heavily", "a lot"), and "into bokeh"."""
+        k = self._sizes(k, clause, ADVERB_SIZES)
+        if self.word(k) in ("into", "to", "in") and self.word(k + 1) in BLUR_WORDS:
+            k = self.mark(k + 2)
         return self._sizes(k, clause, ADVERB_SIZES)
 
     def blur(self, i: int) -> Optional[tuple[Clause, int]]:
@@ -344,7 +392,10 @@ class ClauseReader(TermReader):
         if self.word(j) not in BLUR_WORDS:
             if j == len(self.t) and j > 0 and self.word(j - 1) in LONE_SIZES and clause.blur_word is not None:
                 return clause, j
-            return None
+            got = self.target(j) if j < len(self.t) and self.word(j) not in ("k", "strength") else None
+            if got is None or self.word(got[1]) not in BLUR_WORDS:
+                return None
+            clause.blurred, j = got[0], got[1]  # "a strong background blur"
         j = self.mark(j + 1)
         if self.word(j) in ("on", "in", "to", "for", "behind") and j + 1 < len(self.t):
             got = self.target(j + 1)
@@ -391,6 +442,8 @@ class ClauseReader(TermReader):
         if w in ("wide", "wide-open") and self.word(j + 1) == "open" or w == "wide-open":
             end = self.mark(j + (2 if w == "wide" else 1))
             return Clause("blur", blur_word="large"), self.take(end, {"aperture", "lens"}) or end
+        if w in APERTURE_SIZES and self.word(j + 1) in ("aperture", "iris", "lens"):
+            return Clause("blur", blur_word=APERTURE_SIZES[w]), self.mark(j + 2)  # type: ignore[index]
         if w not in DOF_SIZES:
             return None
         k = j + 1

@@ -41,7 +41,9 @@ ORDINALS = {"first": "near", "1st": "near", "front": "near", "second": "middle",
 TARGET_NOUNS = frozenset({"subject", "subjects", "object", "objects", "plane", "planes", "area", "areas",
                           "part", "parts", "layer", "layers", "elements", "element", "ground", "distance",
                           "field", "region", "things", "thing", "stuff", "one", "ones", "point", "items",
-                          "item", "section", "portion", "zone", "side", "end", "depth", "focus-plane"})
+                          "item", "section", "portion", "zone", "side", "end", "depth", "focus-plane",
+                          "person", "people", "man", "woman", "guy", "girl", "boy", "actor", "actors",
+                          "character", "characters", "figure", "figures", "talent", "face", "faces"})
 #: Scenery nouns accepted after a place word ("the distant hills", "the nearby leaves").
 SCENE_NOUNS = frozenset({"hills", "hill", "mountains", "mountain", "sky", "skyline", "trees", "tree",
                          "buildings", "building", "city", "landscape", "scenery", "wall", "walls", "sea",
@@ -59,7 +61,7 @@ FRAME_WORDS = frozenset({"frame", "shot", "image", "scene", "picture", "clip", "
 FOCUS_WORDS = frozenset({"focus", "focused", "focusing", "focussed", "focussing", "focuses", "refocus",
                          "refocuses", "refocused", "refocusing"})
 FOCUS_LEAD = frozenset({"set", "put", "place", "keep", "hold", "lock", "sets", "puts", "lay", "bring", "put",
-                        "land", "direct", "point", "aim"})
+                        "land", "direct", "point", "aim", "camera", "lens", "want", "keeps", "holds"})
 #: "the focal point is the background", "main focus on X".
 FOCUS_NOUN_PHRASES = (("focal", "point"), ("point", "of", "focus"), ("focal", "plane"), ("focus", "point"),
                       ("main", "focus"), ("focus",))
@@ -85,7 +87,7 @@ STAY_WORDS = frozenset({"is", "stays", "stay", "remains", "remain", "be", "are",
                         "kept", "left", "rendered", "shown", "held", "seems"})
 SHARP_WORDS = frozenset({"sharp", "crisp", "clear", "focused", "focussed", "sharper", "sharpest",
                          "tack-sharp", "razor-sharp", "crystal-clear", "defined", "well-defined", "detailed",
-                         "in-focus", "clean", "pin-sharp"})
+                         "in-focus", "clean", "pin-sharp", "pop"})
 #: Multi-word sharp phrases (after fillers are dropped): "in focus", "the focal point", ...
 SHARP_PHRASES = (("sharp", "focus"), ("crisp", "focus"), ("in", "sharp", "focus"), ("into", "sharp", "focus"), ("in", "focus"), ("into", "focus"),
                  ("to", "focus"), ("focal", "point"), ("point", "of", "focus"), ("center", "of", "attention"),
@@ -95,7 +97,7 @@ SOFT_WORDS = frozenset({"soft", "softer", "blurred", "blurry", "blurrier", "defo
                         "out-of-focus", "unfocused", "unfocussed", "fuzzy", "hazy", "smeared", "mushy",
                         "soft-focus", "blurred-out", "creamy", "dreamy", "melted", "obscured",
                         "indistinct", "muted", "diffused", "diffuse", "softened", "blurriest"})
-SOFT_PHRASES = (("out", "of", "focus"), ("go", "soft"), ("goes", "soft"), ("fall", "off"), ("falls", "off"),
+SOFT_PHRASES = (("into", "soft", "focus"), ("in", "soft", "focus"), ("soft", "focus"), ("out", "of", "focus"), ("go", "soft"), ("goes", "soft"), ("fall", "off"), ("falls", "off"),
                 ("fall", "away"), ("falls", "away"), ("melt", "away"), ("melts", "away"), ("fade", "away"),
                 ("fades", "away"), ("melt",), ("melts",))
 #: Verbs whose object is blurred: "soften the background", "throw the foreground out of focus".
@@ -104,6 +106,15 @@ BLUR_VERBS = frozenset({"blur", "blurs", "soften", "softens", "defocus", "defocu
                         "melt", "melts", "smear", "smears", "haze", "diffuse", "obscure", "kill", "wash",
                         "make", "keep", "leave", "have", "render", "put", "want", "get", "turn", "blurring",
                         "softening", "throwing", "knocking", "dropping", "leaves", "keeps", "makes", "renders"})
+#: Verbs whose object is what stays in focus: "isolate the foreground", "to highlight the background".
+ISOLATE_VERBS = frozenset({"isolate", "isolates", "isolating", "highlight", "highlights", "highlighting",
+                           "emphasize", "emphasise", "emphasizes", "emphasises", "emphasizing", "emphasising",
+                           "feature", "features", "featuring", "spotlight", "favor", "favour", "favoring",
+                           "favouring", "separate", "separates", "separating", "pick", "picks"})
+#: "everything except X": X is the one thing not blurred.
+EXCEPT_WORDS = frozenset({"except", "but", "besides", "apart", "other", "save", "excluding", "barring", "bar"})
+#: A pause between two changes ("..., hold, then ..."): no change of focus.
+HOLD_WORDS = frozenset({"hold", "holds", "pause", "pauses", "wait", "waits", "linger", "lingers", "beat"})
 START_WORDS = frozenset({"start", "starts", "starting", "begin", "begins", "beginning", "open", "opens",
                          "opening", "first", "initially", "originally"})
 END_WORDS = frozenset({"end", "ends", "ending", "finish", "finishes", "finishing", "land", "lands", "landing",

@@ -147,8 +147,9 @@ def _attach_timings(clauses: list[list[Token]], rate: Optional[Fraction]) -> lis
             only_timing = reader.timings(0, Timing()) == len(tokens)
         except UsageError:
             only_timing = False
-        if only_timing and tokens is not clauses[-1]:
-            pending.extend(tokens)
+        source = reader.target(1) if tokens[0].text == "from" and len(tokens) > 1 else None
+        if (only_timing or source is not None and source[1] == len(tokens)) and tokens is not clauses[-1]:
+            pending.extend(tokens)  # "from the background, rack to near" reads "rack to near from the background"
             continue
         if only_timing and out and not pending:
             out[-1] = out[-1] + tokens
@@ -284,6 +285,12 @@ def _assemble(clauses: list[Clause], blur: Blur, initial: Optional[Target] = Non
                 add(Keyframe(Fraction(0), c.target, blur))  # type: ignore[arg-type]
                 add(Keyframe(t.end, c.target, blur, Interp.HOLD, relative=rel))  # type: ignore[arg-type]
                 continue
+            if c.hold and t.duration is not None and t.end is None:  # "hold on X for 2s"
+                start = t.start if t.start is not None else last_time(rel)
+                if not keyframes or keyframes[-1].target != c.target:
+                    add(Keyframe(start, c.target, blur, Interp.HOLD, relative=rel))  # type: ignore[arg-type]
+                add(Keyframe(start + t.duration, c.target, blur, Interp.HOLD, relative=rel))  # type: ignore[arg-type]
+                continue
             if t.duration is not None or t.end is not None:
                 c = Clause("pull", target=c.target, timing=t)
             else:
@@ -304,6 +311,8 @@ def _assemble(clauses: list[Clause], blur: Blur, initial: Optional[Target] = Non
             raise UsageError(f"prompt: a pull from {_name(c.source)} follows focus on {_name(current())}; "
                              "give it a start time")
         interp = t.interp or Interp.EASE
+        if t.untimed and keyframes and not keyframes[-1].relative and keyframes[-1].time > 0:
+            t = Timing(start=keyframes[-1].time, speed=t.speed, interp=t.interp)  # "..., then rack to far"
         if t.untimed:
             if keyframes:
                 add(Keyframe(Fraction(1), c.target, blur, interp, relative=True))  # type: ignore[arg-type]

@@ -30,6 +30,7 @@ from bokehfx.focus.lexicon import (
     FAR_WORDS,
     FRAME_UNITS,
     FRAME_WORDS,
+    HOLD_WORDS,
     LINEAR_WORDS,
     MIDDLE_WORDS,
     NEAR_WORDS,
@@ -69,7 +70,8 @@ QUICK_PULL_SECONDS = Fraction(1, 2)
 SLOW_PULL_SECONDS = Fraction(2)
 #: Longest named subject, in words ("the woman in the red coat").
 MAX_SUBJECT_WORDS = 6
-#: Parts of the clip named by "the first half", "the last third"...: (ordinal, part) -> (start, end).
+#: Where "the first / second / last half (third, quarter)" of the clip starts: 0 = at the start,
+#: 1 = one part in, -1 = one part before the end.
 PART_SPANS = {"first": 0, "opening": 0, "second": 1, "last": -1, "final": -1, "closing": -1}
 #: Words that end a subject's name: the grammar's verbs, times, sizes and links.
 NOT_SUBJECT_WORDS = (SUBJECT_STOP | SHARP_WORDS | SOFT_WORDS | _BLUR_WORDS | NEGATION_WORDS | FOCUS_WORDS | MOVE_WORDS
@@ -285,6 +287,10 @@ class TermReader:
             if w in words:
                 setattr(timing, field, value)
                 return self.mark(i + 1)
+        if w in HOLD_WORDS:
+            return self.mark(self.take(i + 1, {"there", "it", "focus"}) or i + 1)
+        if w in WHOLE_WORDS and self.word(i + 1) in CLIP_WORDS | {"time", "way"}:
+            return self.mark(self.take(i + 2, {"through"}) or i + 2)
         if w in ("throughout",) or (w in ("over", "across", "during", "for", "through", "throughout", "in")
                                     and self.word(i + 1) in WHOLE_WORDS | {"course"}):
             j = self.seq(i + 1, "course", "of") or self.take(i + 1, WHOLE_WORDS) or i + 1

@@ -8,10 +8,12 @@ from fractions import Fraction
 from typing import Any, Optional
 
 from bokehfx.focus.lexicon import (
+    BLUR_VERBS,
     CONTRAST_OPENERS,
     DEPTH_UNITS,
     FILLER,
     FRAME_UNITS,
+    ISOLATE_VERBS,
     NEGATION_AUX,
     NEGATION_WORDS,
     NO_SPLIT_BEFORE_WITH,
@@ -150,9 +152,16 @@ def split_clauses(tokens: list[Token]) -> list[list[Token]]:
             if tok.text == "with" and prev is not None and prev.text in NO_SPLIT_BEFORE_WITH:
                 clauses[-1].append(tok)
                 continue
+            if tok.text == "but" and prev is not None and prev.text in ("everything", "all", "anything"):
+                clauses[-1].append(tok)  # "everything but the background"
+                continue
             clauses.append([])
             continue
-        if tok.kind == "word" and _opens_contrast(tokens, i) and clauses[-1]:
+        if tok.kind == "word" and tok.text == "by" and nxt is not None and nxt.text in BLUR_VERBS:
+            clauses.append([])  # "make the foreground pop by blurring the background"
+            continue
+        if tok.kind == "word" and (_opens_contrast(tokens, i) or tok.text == "to" and nxt is not None
+                                   and nxt.text in ISOLATE_VERBS) and clauses[-1]:
             clauses.append([])
         clauses[-1].append(tok)
     return [[t for t in c if t.text not in FILLER] for c in clauses if c]
