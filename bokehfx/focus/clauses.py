@@ -21,7 +21,7 @@ from bokehfx.focus.lexicon import (
     DOF_SIZES,
     END_WORDS,
     FOCUS_LEAD,
-    FOCUS_NOUN_PHRASES,
+    FOCUS_NOUNS,
     EXCEPT_WORDS,
     FOCUS_WORDS,
     FRAME_WORDS,
@@ -55,7 +55,7 @@ APERTURE_SIZES = {"wide": "large", "wide-open": "large", "open": "large", "fast"
 #: Words between the focus and its move ("focus should move to ...").
 PULL_MODALS = frozenset({"should", "will", "must", "can", "needs", "need", "to", "then", "plane", "point"})
 #: Leads of a pull sentence that say nothing more ("let the focus drift to ...").
-PULL_LEADS = frozenset({"let", "have", "make", "then", "now"})
+PULL_LEADS = frozenset({"let", "have", "make", "then", "now", "it", "it's", "this", "that"})
 #: Size words that make a clause alone ("really creamy"): they can only be about blur.
 LONE_SIZES = frozenset({"creamy", "dreamy", "buttery"})
 #: Words between size words that add nothing ("a barely noticeable blur", "a lot of bokeh").
@@ -106,7 +106,8 @@ class ClauseReader(TermReader):
 
     def static(self, i: int) -> Optional[tuple[Clause, int]]:
         j = i
-        while self.word(j) in FOCUS_LEAD and (self.word(j + 1) in FOCUS_WORDS or self.word(j + 1) in FOCUS_LEAD):
+        while self.word(j) in FOCUS_LEAD and (self.word(j + 1) in FOCUS_WORDS or self.word(j + 1) in FOCUS_LEAD
+                                              or self.phrase(j + 1, FOCUS_NOUNS) is not None):
             j += 1
         if self.word(j) in HOLD_WORDS | {"stay", "stays", "remain", "remains", "rest", "rests"}:
             k = self.skip(j + 1, {"on", "at", "with", "focus", "focused"})
@@ -121,7 +122,7 @@ class ClauseReader(TermReader):
             if got is not None:
                 timing = Timing()
                 return Clause("static", target=got[0], timing=timing), self.timings(got[1], timing)
-        focus_noun = None if self.word(j) in FOCUS_WORDS else self.phrase(j, FOCUS_NOUN_PHRASES[:3])
+        focus_noun = None if self.word(j) in FOCUS_WORDS else self.phrase(j, FOCUS_NOUNS)
         if self.word(j) in FOCUS_WORDS or focus_noun is not None:
             j = self.mark(focus_noun or j + 1)
             j = self.skip(j, PREPS)
@@ -229,8 +230,8 @@ class ClauseReader(TermReader):
         saw_focus = False
         if self.word(j) in FOCUS_LEAD and self.word(j + 1) in FOCUS_WORDS:
             j += 1
-        if self.word(j) in FOCUS_WORDS or self.phrase(j, FOCUS_NOUN_PHRASES[:3]):
-            j, saw_focus = self.mark(self.phrase(j, FOCUS_NOUN_PHRASES[:3]) or j + 1), True
+        if self.word(j) in FOCUS_WORDS or self.phrase(j, FOCUS_NOUNS):
+            j, saw_focus = self.mark(self.phrase(j, FOCUS_NOUNS) or j + 1), True
             j = self.skip(j, PULL_MODALS)
         saw_move = False
         for _ in range(2):
@@ -261,14 +262,14 @@ class ClauseReader(TermReader):
         while j < len(self.t):
             w = self.word(j)
             if w == "from":
-                got = self.target(j + 1)
+                got = self.target(self.skip(j + 1, SHARP_WORDS))
                 if got is not None:
                     source, j = got
                     continue
             if w in TO_WORDS:
                 k = self.skip(j + 1, TO_WORDS)
                 k = k + 1 if self.word(k) == "back" and self.word(k + 1) in TO_WORDS else k
-                k = self.skip(k, TO_WORDS)
+                k = self.skip(self.skip(k, TO_WORDS), SHARP_WORDS)
                 got = self.target(k)
                 if got is not None:
                     target, j = got
@@ -337,6 +338,13 @@ class ClauseReader(TermReader):
                 clause.blurred = got[0]
                 return clause, self._tail(got[1], clause)
         clause = Clause("blur")
+        spared = self.spared(j)
+        if spared is not None:
+            k = self._sizes(self.skip(spared[1], STAY_WORDS), clause, ADVERB_SIZES)
+            soft = self.soft(k)
+            if soft is not None:
+                return Clause("static", target=spared[0], timing=Timing(), blur_word=clause.blur_word), \
+                    self._tail(soft, clause)
         rest = self.skip(j, BLUR_REST)
         k = self._sizes(self.skip(rest, STAY_WORDS), clause, ADVERB_SIZES)
         soft = self.soft(k) if rest > j else None
@@ -373,7 +381,10 @@ class ClauseReader(TermReader):
         k = self._sizes(k, clause, ADVERB_SIZES)
         if self.word(k) in ("into", "to", "in") and self.word(k + 1) in BLUR_WORDS:
             k = self.mark(k + 2)
-        return self._sizes(k, clause, ADVERB_SIZES)
+        k = self._sizes(k, clause, ADVERB_SIZES)
+        timing = Timing()
+        later = self.timings(k, timing)
+        return later if timing.untimed else k  # "the entire time", "throughout"
 
     def blur(self, i: int) -> Optional[tuple[Clause, int]]:
         j = self.skip(i, ADD_WORDS)
@@ -402,7 +413,7 @@ class ClauseReader(TermReader):
             if got is not None:
                 clause.blurred = got[0]
                 return clause, self._sizes(got[1], clause, ADVERB_SIZES)
-        j = self.skip(j, {"amount", "size", "level", "strength", "radius"} | STAY_WORDS)
+        j = self.skip(j, {"amount", "size", "level", "strength", "radius", "of"} | STAY_WORDS)
         if self.word(j) in ("of", "k", "strength", "amount", "size", "level"):
             if self.number(j + 1) is not None:
                 j += 1
@@ -422,7 +433,8 @@ class ClauseReader(TermReader):
         return clause, self._sizes(j, clause, ADVERB_SIZES)
 
     def dof(self, i: int) -> Optional[tuple[Clause, int]]:
-        j = self.skip(i, ADD_WORDS | {"with", "keep", "everything's"})
+        j = self.skip(i, ADD_WORDS | {"with", "keep", "everything's", "image", "shot", "frame", "picture",
+                                      "should", "must", "will", "look", "looks"})
         w = self.word(j)
         if w in ("all-in-focus", "everything-in-focus"):
             return Clause("blur", blur_value=Blur(0)), self.mark(j + 1)
@@ -451,6 +463,7 @@ class ClauseReader(TermReader):
         if end is None:
             return None
         end = self.take(end, {"look", "feel", "effect"}) or end
+        end = self.skip(end, FOCUS_WORDS | {"centred", "centered"})
         if self.word(end) in ("on", "at", "around", "behind") and end + 1 < len(self.t):
             got = self.target(self.mark(end + 1))
             if got is not None:

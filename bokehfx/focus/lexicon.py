@@ -62,9 +62,9 @@ FOCUS_WORDS = frozenset({"focus", "focused", "focusing", "focussed", "focussing"
                          "refocuses", "refocused", "refocusing"})
 FOCUS_LEAD = frozenset({"set", "put", "place", "keep", "hold", "lock", "sets", "puts", "lay", "bring", "put",
                         "land", "direct", "point", "aim", "camera", "lens", "want", "keeps", "holds"})
-#: "the focal point is the background", "main focus on X".
-FOCUS_NOUN_PHRASES = (("focal", "point"), ("point", "of", "focus"), ("focal", "plane"), ("focus", "point"),
-                      ("main", "focus"), ("focus",))
+#: "the focal point is the background", "the focal distance changes from near to far".
+FOCUS_NOUNS = (("focal", "point"), ("point", "of", "focus"), ("focal", "plane"), ("focal", "distance"),
+               ("focus", "distance"), ("plane", "of", "focus"))
 PREPS = frozenset({"on", "at", "to", "onto", "in", "upon", "into", "is", "stays", "remains", "sits", "of",
                    "should", "must", "be", "will", "needs", "stay", "remain", "lie", "lies", "go", "goes",
                    "fall", "falls", "locked", "fixed", "set", "kept", "held", "parked", "resting", "rests"})

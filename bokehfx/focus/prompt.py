@@ -141,14 +141,23 @@ def _attach_timings(clauses: list[list[Token]], rate: Optional[Fraction]) -> lis
     (the previous one when it is last: "rack to far at 2s, quickly")."""
     out: list[list[Token]] = []
     pending: list[Token] = []
-    for tokens in clauses:
+    for index, tokens in enumerate(clauses):
+        last = index == len(clauses) - 1
         reader = ClauseReader(tokens, rate)
         try:
             only_timing = reader.timings(0, Timing()) == len(tokens)
         except UsageError:
             only_timing = False
+        manner = [t for t in tokens if t.text not in lexicon.MOVE_WORDS | lexicon.FOCUS_WORDS | {"rack", "pull"}]
+        if not only_timing and manner and len(manner) < len(tokens) and all(
+                t.text in lexicon.QUICK_WORDS | lexicon.SLOW_WORDS | lexicon.LINEAR_WORDS | lexicon.EASE_WORDS
+                | lexicon.CUT_WORDS for t in manner):
+            if out:  # "with a quick rack": the manner of the change before it
+                out[-1] = out[-1] + manner
+                continue
+            tokens, only_timing = manner, True
         source = reader.target(1) if tokens[0].text == "from" and len(tokens) > 1 else None
-        if (only_timing or source is not None and source[1] == len(tokens)) and tokens is not clauses[-1]:
+        if (only_timing or source is not None and source[1] == len(tokens)) and not last:
             pending.extend(tokens)  # "from the background, rack to near" reads "rack to near from the background"
             continue
         if only_timing and out and not pending:
@@ -291,8 +300,8 @@ def _assemble(clauses: list[Clause], blur: Blur, initial: Optional[Target] = Non
                     add(Keyframe(start, c.target, blur, Interp.HOLD, relative=rel))  # type: ignore[arg-type]
                 add(Keyframe(start + t.duration, c.target, blur, Interp.HOLD, relative=rel))  # type: ignore[arg-type]
                 continue
-            if t.duration is not None or t.end is not None:
-                c = Clause("pull", target=c.target, timing=t)
+            if t.duration is not None or t.end is not None or t.speed is not None:
+                c = Clause("pull", target=c.target, timing=t)  # "refocus to far at 2s, quickly"
             else:
                 if not keyframes and t.start > 0:  # type: ignore[operator]
                     add(Keyframe(Fraction(0), default_target, blur))
