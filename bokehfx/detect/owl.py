@@ -205,8 +205,11 @@ class OwlDetector:
             outputs = model(**inputs)
         padded = getattr(model.config, "model_type", "") in PADDED_MODEL_TYPES
         size = (max(h, w), max(h, w)) if padded else (h, w)
-        result = processor.post_process_grounded_object_detection(outputs, threshold=self.threshold,
-                                                                  target_sizes=[size])[0]
+        # transformers >= 4.47 names it post_process_grounded_object_detection; earlier releases
+        # have the same call as post_process_object_detection.
+        post = getattr(processor, "post_process_grounded_object_detection", None) or \
+            processor.post_process_object_detection
+        result = post(outputs, threshold=self.threshold, target_sizes=[size])[0]
         self.calls += 1
         best: Optional[Detection] = None
         for box, score in zip(result["boxes"].tolist(), result["scores"].tolist()):
