@@ -143,6 +143,11 @@ def install(
                                                 show_default=False)] = None,
 ) -> None:
     """Copy a host's plugin scripts into place and record this bokehfx command for them."""
+    from bokehfx.errors import InputNotFoundError
+
+    if not (PLUGINS / host.value).is_dir():
+        raise InputNotFoundError(f"the plugin scripts are not at {str(PLUGINS)!r}: install bokehfx from its "
+                                 "source tree (pip install -e .) to get them")
     home = bokehfx_home()
     if host is Host.resolve:
         folder = Path(dest) if dest else resolve_scripts_folder(user)

@@ -187,3 +187,19 @@ def test_end_to_end_render_import_take(setup, tmp_path: Path, media: Path) -> No
         assert psnr > 35, (i, psnr)
     again, fake2 = run_resolve_script(scripts / "bokehfx_import_renders.py", data, home, tmp_path)
     assert not [c for c in fake2["calls"] if c[0] == "AddTake"], "a job is imported once"
+
+
+def test_end_to_end_timeline_relinked(setup, tmp_path: Path, media: Path) -> None:
+    """Render timeline -> the real CLI renders the exported OTIO -> import brings the relinked timeline."""
+    home, scripts = setup
+    source = tmp_path / "media dir" / "car phone.mp4"
+    source.parent.mkdir()
+    shutil.copyfile(media / "skv_carphone_pristine.mp4", source)
+    (home / "settings.json").write_text(json.dumps({"blur": 0}))
+    data = scenario(str(source), left=3, duration=4, frames=30)
+    run_resolve_script(scripts / "bokehfx_render_timeline.py", data, home, tmp_path)
+    [record] = queue_records(home)
+    final = wait_for_final(Path(record["progress"]))
+    assert final["status"] == "done", final
+    console, fake = run_resolve_script(scripts / "bokehfx_import_renders.py", data, home, tmp_path)
+    assert ["ImportTimelineFromFile", record["relinked"], "Edit 1 bokehfx"] in fake["calls"], console
