@@ -31,7 +31,8 @@ PLUGINS = Path(__file__).resolve().parent.parent / "plugins"
 CONFIG_NAME = "plugins.json"
 RESOLVE_MENU_SCRIPTS = tuple(f"bokehfx_{name}.{ext}" for name in ("render_clip", "import_renders", "render_timeline")
                              for ext in ("py", "lua"))
-RESOLVE_LIBRARY = (("common", "bokehfx_host.py"), ("resolve", "bokehfx_resolve.py"), ("resolve", "bokehfx_resolve.lua"))
+RESOLVE_LIBRARY = (("common", "bokehfx_host.py"), ("common", "bokehfx_host.lua"), ("resolve", "bokehfx_resolve.py"),
+                   ("resolve", "bokehfx_resolve.lua"))
 NUKE_FILES = (("nuke", "init.py"), ("nuke", "menu.py"), ("nuke", "bokehfx_nuke.py"), ("common", "bokehfx_host.py"))
 NUKE_FOLDER = "bokehfx"
 #: Marks the line install adds to ~/.nuke/init.py, so uninstall finds exactly it.

@@ -19,7 +19,7 @@ from tests.test_plugins_resolve import FOCUS_FAR, FOCUS_NEAR, scenario
 
 LUA_NAMES = ("lua5.1", "luajit", "lua5.4", "lua5.3", "lua")
 LUAC_NAMES = ("luac5.1", "luac5.4", "luac5.3", "luac")
-LUA_FILES = sorted((REPO / "plugins" / "resolve").glob("*.lua")) + sorted(FAKES.glob("*.lua"))
+LUA_FILES = sorted((REPO / "plugins").glob("*/*.lua")) + sorted(FAKES.glob("*.lua"))
 
 
 def _find(names: tuple[str, ...]) -> str | None:
