@@ -35,6 +35,7 @@ class DepthEncoding(str, enum.Enum):
     tum = "tum"
     nyu = "nyu"
     sun = "sun"
+    middlebury = "middlebury"
 
 
 class RendererName(str, enum.Enum):
@@ -151,12 +152,18 @@ def render(
         help="auto (sidecar if given, else the depth cache, else the estimator) or a sidecar: a video, "
              "an image sequence (depth.%04d.exr), or one still used for every frame.", rich_help_panel=DEPTH)]
     = "auto",
-    depth_kind: Annotated[DepthKind, typer.Option(
-        help="Meaning of the sidecar values: depth (converted as 1/depth) or disparity (near is high).",
-        rich_help_panel=DEPTH)] = DepthKind.depth,
+    depth_kind: Annotated[Optional[DepthKind], typer.Option(
+        help="Meaning of the sidecar values: depth (converted as 1/depth; 0 = unknown) or disparity (near is "
+             "high; 0 = farthest). Default: depth, or what --depth-encoding stores.", show_default=False,
+        rich_help_panel=DEPTH)] = None,
     depth_encoding: Annotated[DepthEncoding, typer.Option(
-        help="Sidecar storage: raw, mm (uint16 millimetres), tum (5000 per metre), nyu (Kinect), sun (SUN RGB-D).",
+        help="Sidecar storage: raw, mm (uint16 millimetres), tum (5000 per metre), nyu (Kinect), sun (SUN RGB-D), "
+             "middlebury (disparity, 0 = unknown).",
         rich_help_panel=DEPTH)] = DepthEncoding.raw,
+    depth_invalid: Annotated[Optional[float], typer.Option(
+        "--depth-invalid", help="A stored sidecar value that means unknown (e.g. 0 for disparity whose 0 is a "
+                                "hole, 65535 for a sensor's miss code); such pixels are filled from neighbours.",
+        show_default=False, rich_help_panel=DEPTH)] = None,
     depth_range: Annotated[Optional[str], typer.Option(
         help="NEAR,FAR metric range of a depth sidecar (FAR may be inf); fixes the normalization.",
         rich_help_panel=DEPTH)] = None,
@@ -227,8 +234,9 @@ def render(
                 highlight_threshold=highlight_threshold, highlight_gain=highlight_gain, max_blur=max_blur)
     where = _device(device)
     depth_spec = DepthSpec(
-        path=None if depth == "auto" else Path(depth), kind=depth_kind.value, encoding=depth_encoding.value,
-        depth_range=_depth_range(depth_range), model=depth_model, device=where,
+        path=None if depth == "auto" else Path(depth), kind=depth_kind.value if depth_kind else None,
+        encoding=depth_encoding.value, depth_range=_depth_range(depth_range), invalid=depth_invalid,
+        model=depth_model, device=where,
         window=depth_window, overlap=depth_overlap, smoothing=depth_smoothing,
         cache_dir=Path(depth_cache) if depth_cache else None,
     )
