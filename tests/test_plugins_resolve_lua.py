@@ -115,3 +115,21 @@ def test_lua_end_to_end_take(setup, tmp_path: Path, media: Path) -> None:
     console, fake = run_lua_script(scripts / "bokehfx_import_renders.lua", data, home, tmp_path)
     assert ["AddTake", "item-7", record["output"], 2, 6] in fake["calls"], console
     assert ["SelectTakeByIndex", "item-7", 2] in fake["calls"]
+
+
+@needs_lua
+@pytest.mark.parametrize("click", ["render", "cancel"])
+def test_lua_studio_dialog_matches_python(setup, tmp_path: Path, click: str) -> None:
+    home, scripts = setup
+    data = scenario(str(tmp_path / "a.mov"), edition="studio",
+                    user={"click": click, "values": {"prompt": "focus on the foreground", "blur": "f/2.8"}})
+    run_resolve_script(scripts / "bokehfx_render_clip.py", data, home, tmp_path)
+    python_records = queue_records(home)
+    console, _ = run_lua_script(scripts / "bokehfx_render_clip.lua", data, home, tmp_path)
+    lua_records = [r for r in queue_records(home) if r["id"] not in {p["id"] for p in python_records}]
+    if click == "cancel":
+        assert python_records == lua_records == [] and "cancelled" in console
+        return
+    [python_record], [lua_record] = python_records, lua_records
+    assert _normalized(lua_record) == _normalized(python_record)
+    assert _normalized(lua_record)[0]["prompt"] == "focus on the foreground"

@@ -13,7 +13,7 @@ Lua has no way to start a program from an argument list, so each argument is quo
 shell on its own (POSIX single quotes; Windows' CommandLineToArgvW rules) and the render runs in
 the background with its output in the job's log. The free edition has no UIManager, so settings
 come from bokehfx.job/1 markers and $BOKEHFX_HOME/settings.json; messages go to the Console and
-$BOKEHFX_HOME/bokehfx.log.
+$BOKEHFX_HOME/bokehfx.log. With UIManager (Studio) the same dialog as the Python script's is shown.
 ]]
 
 local host = require("bokehfx_host")
@@ -24,6 +24,8 @@ M.HOST = "resolve"
 M.DEFAULT_HANDLES = 12
 M.RENDERS_BIN = "bokehfx renders"
 M.OUTPUT_EXTENSION = ".mov"
+-- Render options asked for in the Studio dialog (job-file keys), as in the Python script.
+M.DIALOG_FIELDS = { "prompt", "focus", "blur", "renderer", "model", "quality" }
 
 -- -------------------------------------------------------------------------------------- Resolve
 
@@ -126,12 +128,58 @@ function M.clip_job(project, timeline, item)
   return job, record, job_id, folder
 end
 
+-- The Studio dialog (UIManager): the edited settings, or nil when cancelled. Without UIManager (the
+-- free edition) the settings come back unchanged.
+function M.ask_settings(settings)
+  local ui = fusion and fusion.UIManager
+  if not ui or not bmd or not bmd.UIDispatcher then return settings end
+  local dispatcher = bmd.UIDispatcher(ui)
+  local rows = {}
+  for _, name in ipairs(M.DIALOG_FIELDS) do
+    local value = settings[name]
+    rows[#rows + 1] = ui:HGroup({ ui:Label({ Text = name, MinimumSize = { 90, 20 } }),
+                                  ui:LineEdit({ ID = name, Text = value == nil and "" or tostring(value) }) })
+  end
+  rows[#rows + 1] = ui:HGroup({ ui:Button({ ID = "render", Text = "Render" }), ui:Button({ ID = "cancel", Text = "Cancel" }) })
+  local window = dispatcher:AddWindow({ ID = "bokehfx", WindowTitle = "bokehfx: render clip" }, ui:VGroup(rows))
+  local accepted = false
+  local function finish(answer)
+    return function()
+      accepted = answer
+      dispatcher:ExitLoop()
+    end
+  end
+  window.On.render.Clicked = finish(true)
+  window.On.cancel.Clicked = finish(false)
+  window.On.bokehfx.Close = finish(false)
+  window:Show()
+  dispatcher:RunLoop()
+  window:Hide()
+  if not accepted then return nil end
+  local items = window:GetItems()
+  local edited = {}
+  for k, v in pairs(settings) do edited[k] = v end
+  for _, name in ipairs(M.DIALOG_FIELDS) do
+    local text = tostring(items[name].Text or ""):match("^%s*(.-)%s*$")
+    if text ~= "" then edited[name] = text else edited[name] = nil end
+  end
+  return edited
+end
+
 function M.render_clip(app)
   local good, result = pcall(function()
     local project, timeline = project_and_timeline(app)
     local item = timeline:GetCurrentVideoItem()
     if not item then error("no video item under the playhead of " .. timeline:GetName(), 0) end
     local job, record, job_id, folder = M.clip_job(project, timeline, item)
+    local current = {}
+    for _, name in ipairs(M.DIALOG_FIELDS) do current[name] = job[name] end
+    local asked = M.ask_settings(current)
+    if asked == nil then
+      M.log("cancelled")
+      return nil
+    end
+    for _, name in ipairs(M.DIALOG_FIELDS) do job[name] = asked[name] end
     M.mkdirs(folder)
     local stored = M.submit(job, record, job_id)
     M.log(string.format("rendering %q frames %s to %s (job %s); run bokehfx_import_renders when it is done",

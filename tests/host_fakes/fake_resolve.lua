@@ -157,4 +157,49 @@ function F.build(scenario)
   return resolve
 end
 
+-- Studio's UIManager and UIDispatcher: elements are their property tables (items.prompt.Text);
+-- RunLoop plays the scenario's user: types the values, then clicks the button.
+local UI = {}
+local function element(props_or_children)
+  local props = {}
+  local children = {}
+  if props_or_children[1] ~= nil then
+    children = props_or_children
+  else
+    for k, v in pairs(props_or_children) do props[k] = v end
+  end
+  props.__children = children
+  return props
+end
+for _, kind in ipairs({ "VGroup", "HGroup", "Label", "LineEdit", "Button" }) do
+  UI[kind] = function(self, spec) return element(spec) end
+end
+
+local function collect(node, items)
+  if node.ID then items[node.ID] = node end
+  for _, child in ipairs(node.__children or {}) do collect(child, items) end
+  return items
+end
+
+function F.studio(user)
+  local ui = setmetatable({}, { __index = UI })
+  local dispatcher = {}
+  function dispatcher:AddWindow(props, root)
+    local handlers = setmetatable({}, { __index = function(t, k) local events = {}; rawset(t, k, events); return events end })
+    self.window = { props = props, root = root, On = handlers }
+    function self.window:Show() end
+    function self.window:Hide() end
+    function self.window:GetItems() return collect(self.root, {}) end
+    return self.window
+  end
+  function dispatcher:RunLoop()
+    local items = self.window:GetItems()
+    for key, value in pairs(user.values or {}) do items[key].Text = value end
+    local button = user.click or "cancel"
+    self.window.On[button].Clicked({ who = button })
+  end
+  function dispatcher:ExitLoop() end
+  return ui, function(_) return dispatcher end
+end
+
 return F

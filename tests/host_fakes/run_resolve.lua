@@ -9,10 +9,16 @@ local scenario = core.json.decode(core.read_file(arg[1]))
 local app = fake.build(scenario)
 local provided = scenario.globals or "resolve"
 fusion = { UIManager = nil }  -- the free edition
+local dispatcher_factory = nil
+if scenario.edition == "studio" then
+  fusion.UIManager, dispatcher_factory = fake.studio(scenario.user or {})
+end
 if provided == "resolve" then
   resolve = app
-elseif provided == "bmd" then
-  bmd = { scriptapp = function(name) if name == "Resolve" then return app end return nil end }
+end
+if provided == "bmd" or dispatcher_factory then
+  bmd = { scriptapp = function(name) if name == "Resolve" then return app end return nil end,
+          UIDispatcher = dispatcher_factory }
 end
 dofile(arg[2])
 local out = assert(io.open(arg[3], "wb"))
