@@ -204,7 +204,8 @@ def render(
 
     from bokehfx.io.sink import EncodeSettings
     from bokehfx.io.source import parse_frame_range
-    from bokehfx.pipeline.dof import DepthSpec, OutputView
+    from bokehfx.depth.source import DepthSpec
+    from bokehfx.pipeline.dof import OutputView
     from bokehfx.pipeline.job import RenderRequest
     from bokehfx.pipeline.render import DofSettings, FocusRequest, render_clip, render_timeline
     from bokehfx.renderers.base import Look
