@@ -11,11 +11,13 @@ import typer
 
 from bokehfx.io.paths import Codec
 from cli.app import app, not_implemented
+from cli.jobfile import job_option_callback, keyframe_plan, with_job_file
 
 LOOK = "Look"
 DEPTH = "Depth"
 FOCUS = "Focus"
 OUTPUT = "Output"
+JOB = "Job"
 
 
 class DepthKind(str, enum.Enum):
@@ -70,6 +72,7 @@ class Precision(str, enum.Enum):
 
 
 @app.command()
+@with_job_file
 def render(
     input: Annotated[Optional[str], typer.Argument(
         help="Video file, still, or image-sequence pattern (plate.%04d.exr). Omit with --timeline.",
@@ -181,6 +184,14 @@ def render(
     device: Annotated[str, typer.Option(help="cpu, cuda, cuda:N or auto.", rich_help_panel=DEPTH)] = "cpu",
     dtype: Annotated[Precision, typer.Option(help="Engine precision (fp16/bf16 on GPU).",
                                              rich_help_panel=DEPTH)] = Precision.fp32,
+    job: Annotated[Optional[str], typer.Option(
+        help="A bokehfx.job/1 JSON job file: the options of this command by their long names (- written _), "
+             "plus focus keyframes. Flags given beside it override it.", callback=job_option_callback,
+        is_eager=True, show_default=False, rich_help_panel=JOB)] = None,
+    progress_json: Annotated[Optional[str], typer.Option(
+        "--progress-json", help="Write progress as JSON lines to this file (frames done/total, fps, seconds "
+                                "left, stage), ending with a line whose status is done, failed or interrupted.",
+        show_default=False, rich_help_panel=JOB)] = None,
 ) -> None:
     """Render depth of field onto a clip (decode, focus plan, depth, render, encode).
 
@@ -259,7 +270,8 @@ def render(
     request = RenderRequest(input=Path(input), output=Path(output), codec=codec, frames=parse_frame_range(frames),
                             force=force, fps=parse_fps(fps), encode=encode)
     with frame_progress(f"render {Path(input).name}", show) as progress:
-        result, _ = render_clip(request, settings, progress=progress)
+        result, _ = render_clip(request, settings, progress=progress,
+                                plan=keyframe_plan(input, fps, prompt))
     if not quiet:
         for note in result.notes:
             sys.stderr.write(f"note: {note}\n")
