@@ -218,9 +218,10 @@ def render(
     if on_lost not in ("raise", "hold"):
         raise UsageError(f"--on-lost {on_lost!r} must be raise or hold")
 
+    from bokehfx.depth.source import DepthSpec
     from bokehfx.io.sink import EncodeSettings
     from bokehfx.io.source import parse_frame_range
-    from bokehfx.pipeline.dof import DepthSpec, OutputView
+    from bokehfx.pipeline.dof import OutputView
     from bokehfx.pipeline.job import RenderRequest
     from bokehfx.pipeline.render import DofSettings, FocusRequest, render_clip, render_timeline
     from bokehfx.renderers.base import Look

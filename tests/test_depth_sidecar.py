@@ -17,8 +17,9 @@ from bokehfx.depth.convert import (
     to_disparity,
 )
 from bokehfx.depth.sidecar import SidecarOptions
+from bokehfx.depth.source import read_sidecar_disparity
 from bokehfx.errors import InputNotFoundError, UnsupportedMediaError, UsageError
-from bokehfx.io.depthmaps import open_depth_sidecar, raw_depth_frames, read_sidecar_disparity, read_still_values
+from bokehfx.io.depthmaps import open_depth_sidecar, raw_depth_frames, read_still_values
 
 
 def write_images(folder: Path, name: str, codec: str, pix_fmt: str, frames: list[np.ndarray]) -> None:

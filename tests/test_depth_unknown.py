@@ -15,8 +15,9 @@ from typer.testing import CliRunner
 
 from bokehfx.depth.convert import decode_depth_values, encoding_kind, to_disparity
 from bokehfx.depth.sidecar import SidecarOptions
+from bokehfx.depth.source import read_sidecar_disparity
 from bokehfx.errors import UsageError
-from bokehfx.io.depthmaps import read_sidecar_disparity, read_still_values
+from bokehfx.io.depthmaps import read_still_values
 from bokehfx.metrics.quality import psnr
 from cli.main import app
 from tests.media_factory import write_sequence

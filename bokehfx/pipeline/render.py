@@ -15,7 +15,8 @@ from typing import Any, Callable
 from bokehfx.errors import BokehfxError, UsageError
 from bokehfx.focus.plan import FocusPlan
 from bokehfx.io.probe import MediaInfo, count_frames, probe
-from bokehfx.pipeline.dof import DepthOfFieldStage, DepthSpec, OutputView, open_depth
+from bokehfx.depth.source import DepthSpec, open_depth
+from bokehfx.pipeline.dof import DepthOfFieldStage, OutputView
 from bokehfx.pipeline.job import ProgressCallback, RenderRequest, RenderResult, run_render
 from bokehfx.renderers.base import Look
 
