@@ -77,7 +77,8 @@ def test_timeline_markers_name_a_subject() -> None:
 def test_tiny_detector_finds_a_box_and_the_cache_answers_the_second_time(owl: Path, media: Path,
                                                                          tmp_path: Path) -> None:
     from bokehfx.detect.owl import OwlDetector
-    from bokehfx.io.detections import CachedLocator, DetectionCache, clip_content_key
+    from bokehfx.io.detections import DetectionCache, clip_content_key
+    from bokehfx.pipeline.subjects import CachedLocator
 
     frame = real_frames(media, 1)[0]
     detector = OwlDetector(str(owl))

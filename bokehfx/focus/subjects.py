@@ -3,7 +3,7 @@
 Planning stays pure: a :class:`~bokehfx.focus.plan.SubjectTarget` is plain text, and the plan
 evaluator asks a :class:`SubjectLocator` where that text is in a frame. The detector behind it
 (:class:`bokehfx.detect.owl.OwlDetector`, OWL-ViT / OWLv2 through transformers) and its cache
-(:class:`bokehfx.io.detections.CachedLocator`) live outside the planning code; tests may pass any
+(:class:`bokehfx.pipeline.subjects.CachedLocator`) live outside the planning code; tests may pass any
 object with a ``locate`` method.
 """
 

@@ -6,9 +6,10 @@ content and the detector's fingerprint (``<cache>/<clip>-<detector>.json``)::
     {"schema": "bokehfx.detections/1", "clip": "<sha256>", "detector": "<fingerprint>",
      "detections": {"dog": {"0": [x0, y0, x1, y1, score], "57": null}}}
 
-``null`` records that the subject was looked for and not found. :class:`CachedLocator` answers
-from the file and asks the detector only on a miss (the detector loads its model lazily, so a
-fully cached render never loads it). Files are replaced atomically.
+``null`` records that the subject was looked for and not found. The cache stores plain lists;
+:class:`bokehfx.pipeline.subjects.CachedLocator` puts it in front of a detector, which is asked
+only on a miss (the detector loads its model lazily, so a fully cached render never loads it).
+Files are replaced atomically.
 """
 
 from __future__ import annotations
@@ -18,10 +19,9 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 from bokehfx.errors import InputNotFoundError, OutputError
-from bokehfx.focus.subjects import Detection
 
 DETECTIONS_SCHEMA = "bokehfx.detections/1"
 #: Bytes read at a time when a clip is hashed.
@@ -62,17 +62,18 @@ class DetectionCache:
                     and stored.get("detector") == detector_key:
                 self._data = stored.get("detections", {})
 
-    def get(self, text: str, frame: int) -> tuple[bool, Optional[Detection]]:
-        """``(known, detection)``: whether the frame was looked at for ``text``, and what was found."""
+    def get(self, text: str, frame: int) -> tuple[bool, Optional[list[float]]]:
+        """``(known, found)``: whether the frame was looked at for ``text``, and what was found
+        (``[x0, y0, x1, y1, score]``, or None when the subject was not in the frame)."""
         entry = self._data.get(text, {})
         if str(frame) not in entry:
             return False, None
         value = entry[str(frame)]
-        return True, None if value is None else Detection(tuple(value[:4]), value[4])  # type: ignore[arg-type]
+        return True, None if value is None else [float(v) for v in value]
 
-    def put(self, text: str, frame: int, detection: Optional[Detection]) -> None:
-        """Record a lookup and write the file (atomically)."""
-        self._data.setdefault(text, {})[str(frame)] = None if detection is None else detection.to_list()
+    def put(self, text: str, frame: int, found: Optional[list[float]]) -> None:
+        """Record a lookup (``[x0, y0, x1, y1, score]`` or None) and write the file (atomically)."""
+        self._data.setdefault(text, {})[str(frame)] = None if found is None else [float(v) for v in found]
         payload = {"schema": DETECTIONS_SCHEMA, "clip": self.clip_key, "detector": self.detector_key,
                    "detections": self._data}
         try:
@@ -85,22 +86,4 @@ class DetectionCache:
             raise OutputError(f"cannot write the detection cache {str(self.path)!r}: {err}") from None
 
 
-class CachedLocator:
-    """A :class:`bokehfx.focus.subjects.SubjectLocator` that asks ``locator`` only on a cache miss."""
-
-    def __init__(self, locator: Any, cache: DetectionCache) -> None:
-        self.locator = locator
-        self.cache = cache
-        self.hits = 0
-
-    def locate(self, text: str, image: Any, frame: int) -> Optional[Detection]:
-        known, found = self.cache.get(text, frame)
-        if known:
-            self.hits += 1
-            return found
-        found = self.locator.locate(text, image, frame)
-        self.cache.put(text, frame, found)
-        return found
-
-
-__all__ = ["DETECTIONS_SCHEMA", "CachedLocator", "DetectionCache", "clip_content_key"]
+__all__ = ["DETECTIONS_SCHEMA", "DetectionCache", "clip_content_key"]
