@@ -9,11 +9,11 @@ from cli.progress import frame_progress, wants_progress
 
 
 def render_resumable(request: Any, settings: Any, *, chunk_frames: int | None, backend: str, address: str | None,
-                     quiet: bool) -> None:
+                     quiet: bool, plan: Any = None) -> None:
     """Render ``request`` in resumable chunks, here or on Ray, and report like a one-shot render."""
     from bokehfx.pipeline.chunks import DEFAULT_CHUNK_FRAMES, ResumableRender
 
-    job = ResumableRender(request, settings, chunk_frames or DEFAULT_CHUNK_FRAMES)
+    job = ResumableRender(request, settings, chunk_frames or DEFAULT_CHUNK_FRAMES, plan=plan)
     mapper = None
     if backend == "ray":
         from bokehfx.batch.ray_backend import RayChunks

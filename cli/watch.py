@@ -11,57 +11,46 @@ import typer
 from cli.app import app
 
 #: Options a watch folder decides itself; settings files may not set them.
-RESERVED_KEYS = frozenset({"input", "output", "timeline", "force", "quiet", "resume", "backend",
-                           "address", "job", "progress_json"})
-
-
-def render_option_names() -> dict[str, bool]:
-    """The ``render`` options a settings file may set: name (with ``_``) -> is an on/off flag."""
-    import inspect
-
-    from cli.render import render
-
-    names = {}
-    for name, parameter in inspect.signature(render).parameters.items():
-        if name not in RESERVED_KEYS:
-            names[name] = parameter.default is False or parameter.default is True
-    return names
+RESERVED_KEYS = frozenset({"input", "output", "timeline", "force", "quiet", "resume", "backend", "address",
+                           "progress_json"})
 
 
 def check_settings(settings: dict[str, Any], origin: str) -> dict[str, Any]:
-    """Refuse unknown keys and the keys the watch folder decides itself."""
+    """Validate watch-folder settings as a job file (``bokehfx.job/1``; the schema may be left out of a
+    TOML file) and refuse the keys the watch folder decides itself. Returns them as a job object."""
     from bokehfx.errors import UsageError
+    from bokehfx.jobs.jobfile import JOB_SCHEMA, KEYFRAMES_KEY
+    from cli.jobfile import validate_render_job
 
-    allowed = render_option_names()
-    for key in settings:
+    data = {"schema": JOB_SCHEMA, **settings}
+    job = validate_render_job(data, origin)
+    for key in job.options:
         if key in RESERVED_KEYS:
             raise UsageError(f"{origin}: {key!r} is decided by the watch folder and cannot be set there")
-        if key not in allowed:
-            raise UsageError(f"{origin}: unknown setting {key!r}; the keys are the render options with _ "
-                             f"(e.g. blur, depth, codec, focus_point)")
-    return dict(settings)
+    out = dict(job.options)
+    if job.keyframes:
+        out[KEYFRAMES_KEY] = [dict(k) for k in job.keyframes]
+    return out
 
 
-def render_arguments(settings: dict[str, Any]) -> list[str]:
-    """Settings as ``render`` command-line options."""
-    flags = render_option_names()
-    args: list[str] = []
-    for key, value in sorted(settings.items()):
-        option = "--" + key.replace("_", "-")
-        if flags.get(key):
-            if value:
-                args.append(option)
-        elif value is not None:
-            args += [option, str(value)]
-    return args
+def render_command(out_dir: Path, backend: str, address: str | None):
+    """The command a watcher runs for a job: ``bokehfx render --job JOB IN -o OUT --resume -q``.
 
+    The job's settings are written as a job file in ``OUT/.bokehfx/jobs/`` (removed when it ends).
+    """
+    from bokehfx.batch.journal import JOURNAL_DIRNAME
+    from bokehfx.jobs.jobfile import KEYFRAMES_KEY, JobFile, write_job
 
-def render_command(backend: str, address: str | None):
-    """The command a watcher runs for a job: ``bokehfx render IN -o OUT --resume -q`` with its settings."""
+    folder = out_dir / JOURNAL_DIRNAME / "jobs"
 
     def command(job: Any, source: Path, target: Path) -> list[str]:
-        argv = [sys.executable, "-m", "cli.main", "render", str(source), "-o", str(target), "--resume", "-q",
-                *render_arguments(job.options)]
+        folder.mkdir(parents=True, exist_ok=True)
+        settings = job.options
+        keyframes = tuple(settings.pop(KEYFRAMES_KEY, ()))
+        job_file = write_job(folder / f"job-{job.id}.json",
+                             JobFile(options=settings, keyframes=keyframes, where=f"job {job.id}"))
+        argv = [sys.executable, "-m", "cli.main", "render", "--job", str(job_file), str(source), "-o", str(target),
+                "--resume", "-q"]
         if job.overwrite:
             argv.append("--force")
         if backend != "local":
@@ -116,7 +105,7 @@ def watch(
             sys.stderr.write(f"{line}\n")
             sys.stderr.flush()
 
-    watcher = Watcher(WatchSettings(in_dir=in_dir, out_dir=out_dir, command=render_command(backend, address),
+    watcher = Watcher(WatchSettings(in_dir=in_dir, out_dir=out_dir, command=render_command(out_dir, backend, address),
                                     validate=check_settings, defaults=defaults, settle=settle, poll=poll,
                                     workers=workers, once=once, report=report))
     previous = {sig: signal.signal(sig, lambda signum, frame: watcher.request_stop(signum))

@@ -107,14 +107,17 @@ class ResumableRender:
         request: input, output, range and encoding, as for a one-shot render.
         settings: a :class:`bokehfx.pipeline.render.DofSettings`.
         chunk_frames: frames per chunk.
+        plan: a focus plan to use instead of the prompt's (a job file's keyframes); flags still win.
     """
 
-    def __init__(self, request: RenderRequest, settings: Any, chunk_frames: int = DEFAULT_CHUNK_FRAMES) -> None:
+    def __init__(self, request: RenderRequest, settings: Any, chunk_frames: int = DEFAULT_CHUNK_FRAMES,
+                 plan: Any = None) -> None:
         if chunk_frames < 1:
             raise UsageError(f"--chunk-frames {chunk_frames} must be at least 1")
         self.request = request
         self.settings = settings
         self.chunk_frames = chunk_frames
+        self.plan = plan
         self.target: OutputTarget = output_target(request.output, request.codec)
         if self.target.is_sequence:
             raise UsageError("resumable renders write movie files (.mov, .mp4, .mkv); render an image "
@@ -143,6 +146,7 @@ class ResumableRender:
             "size": stat.st_size if stat else None, "mtime_ns": stat.st_mtime_ns if stat else None,
             "codec": self.target.codec.value, "frames": self.request.frames, "fps": self.request.fps,
             "encode": self.request.encode, "settings": self.settings, "chunk_frames": self.chunk_frames,
+            "plan": self.plan,
         }
         return hashlib.sha256(json.dumps(_stable(identity), sort_keys=True).encode()).hexdigest()
 
@@ -211,7 +215,7 @@ class ResumableRender:
         from bokehfx.pipeline.render import is_identity
 
         info = self.info
-        plan = self.settings.focus.plan(info.video.frame_rate)
+        plan = self.settings.focus.plan(info.video.frame_rate, self.plan)
         v = info.video
         count = v.frame_count if v.frame_count_exact else count_frames(self.request.input, fps=self.request.fps)
         first = self.request.frames[0] if self.request.frames else 0
@@ -294,7 +298,7 @@ class ResumableRender:
         info, s = self.info, self.settings
         depth = open_depth(s.depth, self.request.input, info, self.request.output,
                            frames_factory=_frames_factory(self.request))
-        plan = s.focus.plan(info.video.frame_rate)
+        plan = s.focus.plan(info.video.frame_rate, self.plan)
         return DepthOfFieldStage(depth, plan, info, _engine(s), s.look, view=s.view, first_index=start,
                                  device=s.device, frame_count=len(values), on_lost=s.on_lost,
                                  evaluator=StoredFocus(values))
