@@ -8,7 +8,8 @@ import sys
 import time
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 import av
 import numpy as np
@@ -39,10 +40,25 @@ def depth_still(path: Path, width: int = 64, height: int = 48) -> Path:
 
 
 def cli_env() -> dict[str, str]:
-    """The environment of a ``python -m cli.main`` child: this tree first on the path."""
+    """The environment of a ``python -m cli.main`` child: this tree first on the path, one compute thread
+    (tiny frames gain nothing from more, and on a loaded machine spinning thread pools crawl)."""
     env = dict(os.environ)
+    env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     env["PYTHONPATH"] = os.pathsep.join([str(REPO)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
     return env
+
+
+@contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """In-process renders on one thread (see :func:`cli_env`), restored afterwards."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def here(*args: str | Path) -> None:

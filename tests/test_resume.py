@@ -9,9 +9,16 @@ from pathlib import Path
 import av
 import pytest
 
-from tests.batch_helpers import bokehfx, depth_still, files_under, here, prores_clip, start, video_packets, wait_for
+from tests.batch_helpers import (bokehfx, depth_still, files_under, here, one_torch_thread, prores_clip, start,
+                                 video_packets, wait_for)
 
 DOF = ("--blur", "20", "--focus", "0.5")
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    with one_torch_thread():
+        yield
 
 
 def _chunks_done(work: Path) -> int:
@@ -30,9 +37,10 @@ def test_resumed_prores_render_is_byte_identical_to_a_one_shot_render(tmp_path: 
     assert files_under(tmp_path) == sorted(["src.mov", "depth.png", "one.mov", "chunked.mov"])
 
 
+@pytest.mark.slow
 def test_render_resume_killed_twice_at_chunk_boundaries_gives_the_uninterrupted_file(tmp_path: Path) -> None:
-    src = prores_clip(tmp_path / "src.mov", frames=48, width=256, height=192)
-    depth = depth_still(tmp_path / "depth.png", 256, 192)
+    src = prores_clip(tmp_path / "src.mov", frames=48, width=128, height=96)
+    depth = depth_still(tmp_path / "depth.png", 128, 96)
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     out = out_dir / "o.mov"
