@@ -14,6 +14,7 @@ from cli import evaluate as _evaluate  # noqa: F401  (registers `eval`)
 from cli import demo as _demo  # noqa: F401  (registers `demo`)
 from cli import watch as _watch  # noqa: F401  (registers `watch`)
 from cli import jobs as _jobs  # noqa: F401  (registers `jobs`)
+from cli import export_job as _export_job  # noqa: F401  (registers `export-job`)
 from cli import stubs as _stubs  # noqa: F401  (registers commands not built yet)
 
 

@@ -211,19 +211,11 @@ class ResumableRender:
             raise
 
     def _prepass(self) -> Prepass:
-        from bokehfx.io.probe import count_frames
         from bokehfx.pipeline.render import is_identity
 
         info = self.info
         plan = self.settings.focus.plan(info.video.frame_rate, self.plan)
-        v = info.video
-        count = v.frame_count if v.frame_count_exact else count_frames(self.request.input, fps=self.request.fps)
-        first = self.request.frames[0] if self.request.frames else 0
-        stop = count
-        if self.request.frames and self.request.frames[1] is not None:
-            stop = min(self.request.frames[1], count)
-        if first >= stop:
-            raise UsageError(f"no frames to render in {str(self.request.input)!r} for --frames {self.request.frames}")
+        first, stop, count = frame_span(self.request, info)
         identity = is_identity(plan, self.settings.view)
         if not identity:
             self.work.write_array(_FOCUS, self._evaluate_plan(plan, first, stop, count))
@@ -372,8 +364,29 @@ class ResumableRender:
         return state
 
 
+def frame_span(request: RenderRequest, info: Any) -> tuple[int, int, int]:
+    """``(first, stop, clip_frames)``: the frames ``[first, stop)`` a render of ``request`` covers."""
+    from bokehfx.io.probe import count_frames
+
+    v = info.video
+    count = v.frame_count if v.frame_count_exact else count_frames(request.input, fps=request.fps)
+    first = request.frames[0] if request.frames else 0
+    stop = count
+    if request.frames and request.frames[1] is not None:
+        stop = min(request.frames[1], count)
+    if first >= stop:
+        raise UsageError(f"no frames to render in {str(request.input)!r} for --frames {request.frames}")
+    return first, stop, count
+
+
+def chunks_starting_in(prep: Prepass, first: int, last: int) -> list[int]:
+    """Indices of the chunks whose first frame lies in ``[first, last]`` (a farm task's frame range)."""
+    return [i for i, (start, _) in enumerate(prep.chunks) if first <= start <= last]
+
+
 def _fraction_text(value: Fraction | None) -> str | None:
     return None if value is None else f"{value.numerator}/{value.denominator}"
 
 
-__all__ = ["DEFAULT_CHUNK_FRAMES", "ChunkMapper", "Prepass", "ResumableRender", "StoredFocus"]
+__all__ = ["DEFAULT_CHUNK_FRAMES", "ChunkMapper", "Prepass", "ResumableRender", "StoredFocus", "chunks_starting_in",
+           "frame_span"]
