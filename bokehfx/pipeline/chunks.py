@@ -235,11 +235,15 @@ class ResumableRender:
         depth = open_depth(self.settings.depth, self.request.input, info, self.request.output,
                            frames_factory=_frames_factory(self.request))
         evaluator = PlanEvaluator(plan, info.video.frame_rate, count, on_lost=self.settings.on_lost)
-        values = np.zeros((stop, 2), dtype=np.float64)
+        values = np.full((stop, 2), np.nan, dtype=np.float64)
         with VideoSource(self.request.input, fps=self.request.fps, frame_range=(0, stop), info=info) as src:
             for frame in src:
                 result = evaluator.push(next(depth), frame.image)
                 values[frame.index] = (result.focus, result.k)
+        missing = np.flatnonzero(np.isnan(values[:, 1]))
+        if missing.size:
+            raise OutputError(f"the pre-pass of {str(self.target.path)!r} got no frame {int(missing[0])} "
+                              f"of {str(self.request.input)!r}; the clip has fewer frames than its header says")
         return values
 
     # -- 2. chunks ------------------------------------------------------------------------------
