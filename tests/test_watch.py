@@ -220,3 +220,37 @@ def test_watch_refuses_a_config_with_an_unknown_key(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["watch", str(tmp_path / "in"), str(tmp_path / "out"), "--config", str(config)])
     assert result.exit_code == 2 and "blurr" in result.output
 
+
+
+def test_a_sidecar_wins_over_the_folder_settings_and_may_not_choose_the_output(tmp_path: Path) -> None:
+    from bokehfx.batch.inputs import output_for, read_toml, settings_for
+    from bokehfx.errors import UsageError
+    from cli.watch import check_settings
+
+    config = tmp_path / "folder.toml"
+    config.write_text('blur = "0"\ncodec = "prores_hq"\n')
+    defaults = check_settings(read_toml(config), "folder.toml")
+    clip = tmp_path / "shot.mov"
+    clip.write_bytes(b"x")
+    assert settings_for(clip, defaults, check_settings) == {"blur": "0", "codec": "prores_hq"}
+    (tmp_path / "shot.bokehfx.json").write_text(json.dumps(
+        {"schema": "bokehfx.job/1", "blur": "large", "codec": "h264",
+         "keyframes": [{"frame": 0, "focus": "near"}]}))
+    settings = settings_for(clip, defaults, check_settings)
+    assert settings["blur"] == "large" and settings["keyframes"][0]["focus"] == "near"
+    assert output_for(Path("a/shot.mov"), settings) == Path("a/shot.mp4")
+    (tmp_path / "shot.bokehfx.json").write_text(json.dumps({"schema": "bokehfx.job/1", "output": "/etc/x.mov"}))
+    with pytest.raises(UsageError, match="decided by the watch folder"):
+        settings_for(clip, defaults, check_settings)
+
+
+@pytest.mark.slow
+def test_poll_mode_once_renders_what_is_there(tmp_path: Path) -> None:
+    inbox, out = tmp_path / "in", tmp_path / "out"
+    inbox.mkdir()
+    prores_clip(inbox / "clip.mov", frames=3, width=32, height=24, audio=False)
+    (inbox / "clip.bokehfx.json").write_text('{"schema": "bokehfx.job/1", "blur": "0"}')
+    bokehfx("watch", inbox, out, "--poll", "--once", "--settle", SETTLE, "-q", timeout=600)
+    with Journal(out) as journal:
+        assert [(r.input, r.state) for r in journal.rows()] == [("clip.mov", "done")]
+    assert _outputs(out) == ["clip.mov"]

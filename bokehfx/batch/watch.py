@@ -236,8 +236,13 @@ class Watcher:
             except BokehfxError as err:
                 journal.refuse(str(rel), f"error: {err}")
                 continue
-            seen = Seen(str(rel), size, mtime_ns, content_hash(path), settings_hash(settings),
-                        _json(settings), str(output_for(rel, settings)))
+            known = journal.get(str(rel))
+            if known is not None and known.content_hash and (known.size, known.mtime_ns) == (size, mtime_ns):
+                digest = known.content_hash  # unchanged since it was hashed: a restart rehashes nothing
+            else:
+                digest = content_hash(path)
+            seen = Seen(str(rel), size, mtime_ns, digest, settings_hash(settings), _json(settings),
+                        str(output_for(rel, settings)))
             if journal.offer(seen) == "queued":
                 self.s.report(f"queued {rel}")
 
@@ -291,12 +296,12 @@ class Watcher:
         status = child.returncode
         if status == 0:
             return "done", None, seconds
-        if status in STOPPED_STATUSES and self.stop.is_set():
-            return "queued", None, None
+        if self.stop.is_set() and (status in STOPPED_STATUSES or status < 0):
+            return "queued", None, None  # we stopped it: it resumes next time
         error = _error_line(stderr, status)
-        if status < 0 and job.attempts < MAX_ATTEMPTS and not self.stop.is_set():
+        if status < 0 and job.attempts < MAX_ATTEMPTS:
             return "queued", error, None  # killed from outside (out of memory, ...): its chunks are kept
-        return ("queued", None, None) if self.stop.is_set() and status < 0 else ("failed", error, seconds)
+        return "failed", error, seconds
 
     def _stop_children(self) -> None:
         with self._children_lock:
