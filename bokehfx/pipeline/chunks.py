@@ -42,7 +42,9 @@ from bokehfx.pipeline.job import ProgressCallback, RenderRequest, RenderResult
 #: Frames per chunk when none is asked for (2 s at 24 fps: little is lost to a kill, few files).
 DEFAULT_CHUNK_FRAMES = 48
 #: Version of the work-folder layout; a folder of another version is started over.
-WORK_LAYOUT = 1
+WORK_LAYOUT = 2
+#: Container of every chunk, whatever the output's.
+CHUNK_EXTENSION = ".mov"
 _PREPASS = "prepass.json"
 _FOCUS = "focus.npy"
 #: Called by :meth:`ResumableRender.run` to render the pending chunks elsewhere (e.g. on Ray).
@@ -156,7 +158,9 @@ class ResumableRender:
         return self._lock
 
     def _chunk_file(self, index: int) -> Path:
-        return self.work.file(f"chunk_{index:05d}{self.target.extension}")
+        # QuickTime holds every codec of a movie output with exact timestamps (the movie timescale
+        # is the source's time base) and keeps decode timestamps, which Matroska drops.
+        return self.work.file(f"chunk_{index:05d}{CHUNK_EXTENSION}")
 
     def _chunk_record(self, index: int) -> str:
         return f"chunk_{index:05d}.json"
@@ -259,7 +263,7 @@ class ResumableRender:
                 return stop - start
             info = self.info
             stage = None if prep.identity else self._stage(start)
-            target = OutputTarget(self._chunk_file(index), False, self.target.extension, self.target.codec)
+            target = OutputTarget(self._chunk_file(index), False, CHUNK_EXTENSION, self.target.codec)
             sink = MovieSink(target, info, settings=self.request.encode, copy_streams=False)
             first_time = end_time = None
             written = 0
