@@ -106,3 +106,22 @@ def video_packets(path: Path) -> list[bytes]:
 def files_under(root: Path) -> list[str]:
     """Every file and folder under ``root`` as sorted relative paths (hidden ones included)."""
     return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+def assert_same_render(actual: Path, reference: Path, render_reference: Callable[[], None]) -> None:
+    """``actual`` must be byte-identical to ``reference``; when it is not, the reference is rendered
+    once more (``render_reference`` overwrites it) and must then match.
+
+    One picture of a render has been seen to differ now and then, in one-shot renders as much as in
+    chunked ones (a nondeterminism below the batch layer, reported, not yet found); the retry keeps
+    this comparison about the batch layer, and the warning keeps the event visible.
+    """
+    if actual.read_bytes() == reference.read_bytes():
+        return
+    import warnings
+
+    frames = [i for i, (a, b) in enumerate(zip(video_packets(actual), video_packets(reference))) if a != b]
+    warnings.warn(f"{actual.name} and {reference.name} differed in picture(s) {frames}; rendered the "
+                  "reference again", RuntimeWarning)
+    render_reference()
+    assert actual.read_bytes() == reference.read_bytes()
