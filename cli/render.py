@@ -17,6 +17,7 @@ LOOK = "Look"
 DEPTH = "Depth"
 FOCUS = "Focus"
 OUTPUT = "Output"
+RESUME = "Resume and scale-out"
 JOB = "Job"
 
 
@@ -63,6 +64,13 @@ class View(str, enum.Enum):
     layers = "layers"
 
 
+class Backend(str, enum.Enum):
+    """Where the chunks of a resumable render run."""
+
+    local = "local"
+    ray = "ray"
+
+
 class Precision(str, enum.Enum):
     """Working precision of the engine."""
 
@@ -102,6 +110,23 @@ def render(
                                         rich_help_panel=OUTPUT)] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress and no notes on stderr.",
                                         rich_help_panel=OUTPUT)] = False,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Render in chunks kept in a hidden work folder beside the output; the same command "
+                         "run again after a crash or a kill continues from the last finished chunk.",
+        rich_help_panel=RESUME)] = False,
+    chunk_frames: Annotated[Optional[int], typer.Option(
+        "--chunk-frames", help="Frames per chunk of a resumable render (default 48).", show_default=False,
+        rich_help_panel=RESUME)] = None,
+    backend: Annotated[Backend, typer.Option(
+        help="Where the chunks render: local (this process) or ray (Ray tasks; needs bokehfx[ray]; implies "
+             "--resume).", rich_help_panel=RESUME)] = Backend.local,
+    address: Annotated[Optional[str], typer.Option(
+        help="Ray cluster address (host:port or auto); default: a Ray instance on this machine.",
+        show_default=False, rich_help_panel=RESUME)] = None,
+    step: Annotated[Optional[str], typer.Option(
+        help="Run one step of a resumable render (what a farm task runs; implies --resume): prepass, "
+             "chunks:A-B (the chunks starting in frames A to B) or join.", show_default=False,
+        rich_help_panel=RESUME)] = None,
     prompt: Annotated[Optional[str], typer.Option(
         help='Focus instruction in plain words, e.g. "focus on the foreground, large blur" or '
              '"rack focus to the background at 2s over 1 second".', rich_help_panel=FOCUS)] = None,
@@ -258,6 +283,8 @@ def render(
     if timeline is not None:
         if frames is not None:
             raise UsageError("--frames does not apply to --timeline (each clip renders its cut)")
+        if resume or backend is not Backend.local or step:
+            raise UsageError("--resume, --step and --backend render one clip; render a timeline without them")
         template = RenderRequest(input=Path("."), output=Path("."), codec=codec, force=force,
                                  fps=parse_fps(fps), encode=encode)
         result = render_timeline(Path(timeline), Path(output), settings, template,
@@ -274,6 +301,12 @@ def render(
         return
     request = RenderRequest(input=Path(input), output=Path(output), codec=codec, frames=parse_frame_range(frames),
                             force=force, fps=parse_fps(fps), encode=encode)
+    if resume or chunk_frames is not None or backend is not Backend.local or address is not None or step:
+        from cli.resume import render_resumable
+
+        render_resumable(request, settings, chunk_frames=chunk_frames, backend=backend.value, address=address,
+                         quiet=quiet, plan=keyframe_plan(input, fps, prompt), step=step)
+        return
     with frame_progress(f"render {Path(input).name}", show) as progress:
         result, _ = render_clip(request, settings, progress=progress,
                                 plan=keyframe_plan(input, fps, prompt),

@@ -9,9 +9,3 @@ from cli.app import app, not_implemented
 def train() -> None:
     """Train the diffusion renderer on data made by the physical renderer."""
     not_implemented("`bokehfx train`")
-
-
-@app.command()
-def watch() -> None:
-    """Watch a folder and render every clip dropped into it."""
-    not_implemented("`bokehfx watch`")

@@ -503,6 +503,24 @@ class MovieSink(_Sink):
         self._mux(self._stream.encode(av_frame))
         self.frames_written += 1
 
+    def write_packet(self, packet: av.Packet) -> None:
+        """Mux one picture already encoded with this sink's codec and settings (a chunk being joined).
+
+        Its timestamps are the source's, shifted back by ``start_time`` as :meth:`write` shifts
+        frames; other streams are copied in step exactly as for encoded frames.
+        """
+        if self._out is None:
+            raise OutputError("the sink is not open")
+        if self._start_time is not None:
+            shift = round(self._start_time / Fraction(packet.time_base))
+            if packet.pts is not None:
+                packet.pts -= shift
+            if packet.dts is not None:
+                packet.dts -= shift
+        packet.stream = self._stream
+        self._mux([packet])
+        self.frames_written += 1
+
     def _mux(self, packets: list[av.Packet]) -> None:
         for packet in packets:
             if not packet.duration and packet.pts is not None:

@@ -53,12 +53,15 @@ class DepthOfFieldStage:
         on_lost: what a lost point track does: ``"raise"`` or ``"hold"`` its last position.
         subjects: finds named subjects (a :class:`bokehfx.focus.subjects.SubjectLocator`), when
             the plan has any.
+        evaluator: per-frame ``(F, K)`` already evaluated for the whole clip (a resumable render's
+            pre-pass), used instead of evaluating the plan here; frames before ``first_index``
+            then only advance it.
     """
 
     def __init__(self, depth: Iterator[np.ndarray], plan: FocusPlan, info: MediaInfo, engine: Renderer,
                  look: Look, *, view: OutputView = OutputView.beauty, first_index: int = 0, plan_origin: int = 0,
                  device: str | torch.device = "cpu", frame_count: int | None = None,
-                 on_lost: str = "raise", subjects: Any = None) -> None:
+                 on_lost: str = "raise", subjects: Any = None, evaluator: Any = None) -> None:
         if not 0 <= plan_origin <= first_index:
             raise UsageError(f"plan_origin {plan_origin} must lie between 0 and first_index {first_index}")
         self.depth = depth
@@ -67,11 +70,12 @@ class DepthOfFieldStage:
         self.look = look
         self.view = OutputView(view)
         self.device = torch.device(device)
-        self.evaluator = PlanEvaluator(plan, info.video.frame_rate, frame_count, on_lost=on_lost, subjects=subjects)
+        self.evaluator = evaluator if evaluator is not None else PlanEvaluator(
+            plan, info.video.frame_rate, frame_count, on_lost=on_lost, subjects=subjects)
         #: Per-frame (F, K) of every rendered frame, in order (for reports and tests).
         self.focus: list[float] = []
         self.blur: list[float] = []
-        if first_index > plan_origin and plan.needs_images:
+        if first_index > plan_origin and plan.needs_images and evaluator is None:
             raise UsageError("a tracked focus point or named subject is followed from the first frame; "
                              "render from frame 0 (drop --frames) or use a fixed --focus")
         for index in range(first_index):  # depth (and plan time) before the first rendered frame
