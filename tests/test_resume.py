@@ -88,7 +88,7 @@ def test_a_work_folder_of_other_settings_is_started_over(tmp_path: Path) -> None
     src = prores_clip(tmp_path / "src.mov", frames=12, audio=False)
     depth = depth_still(tmp_path / "depth.png")
     out = tmp_path / "o.mov"
-    from bokehfx.pipeline.dof import DepthSpec
+    from bokehfx.depth.source import DepthSpec
 
     def job(blur: str) -> ResumableRender:
         settings = DofSettings(focus=FocusRequest(focus="0.5", blur=blur), depth=DepthSpec(path=depth))
@@ -118,7 +118,7 @@ def test_the_pre_pass_stores_per_frame_focus_for_every_chunk(tmp_path: Path) -> 
     import numpy as np
 
     from bokehfx.pipeline.chunks import ResumableRender
-    from bokehfx.pipeline.dof import DepthSpec
+    from bokehfx.depth.source import DepthSpec
     from bokehfx.pipeline.job import RenderRequest
     from bokehfx.pipeline.render import DofSettings, FocusRequest
 

@@ -41,7 +41,7 @@ def test_ray_local_two_cpus_renders_chunks_identical_to_a_single_process(tmp_pat
     ray = pytest.importorskip("ray", reason="Ray is the optional extra bokehfx[ray]")
     from bokehfx.batch.ray_backend import RayChunks
     from bokehfx.pipeline.chunks import ResumableRender
-    from bokehfx.pipeline.dof import DepthSpec
+    from bokehfx.depth.source import DepthSpec
     from bokehfx.pipeline.job import RenderRequest
     from bokehfx.pipeline.render import DofSettings, FocusRequest
 

@@ -229,16 +229,24 @@ class ResumableRender:
         """``(stop, 2)`` float64: the plan's F and K on every frame up to ``stop``, from frame 0."""
         from bokehfx.focus.plan import PlanEvaluator
         from bokehfx.io.source import VideoSource
-        from bokehfx.pipeline.dof import open_depth
+        from bokehfx.depth.source import open_depth
         from bokehfx.pipeline.render import _frames_factory
 
         if first > 0 and plan.needs_images:
-            raise UsageError("a tracked focus point follows the subject from the first frame; "
+            raise UsageError("a tracked focus point or named subject is followed from the first frame; "
                              "render from frame 0 (drop --frames) or use a fixed --focus")
         info = self.info
+        subjects = None
+        if plan.subjects:
+            from bokehfx.pipeline.subjects import open_subject_locator
+
+            subjects = open_subject_locator(plan, self.settings.subject_model, self.settings.device,
+                                            self.request.input, self.request.output,
+                                            self.settings.depth.cache_dir)
         depth = open_depth(self.settings.depth, self.request.input, info, self.request.output,
                            frames_factory=_frames_factory(self.request))
-        evaluator = PlanEvaluator(plan, info.video.frame_rate, count, on_lost=self.settings.on_lost)
+        evaluator = PlanEvaluator(plan, info.video.frame_rate, count, on_lost=self.settings.on_lost,
+                                  subjects=subjects)
         values = np.full((stop, 2), np.nan, dtype=np.float64)
         with VideoSource(self.request.input, fps=self.request.fps, frame_range=(0, stop), info=info) as src:
             for frame in src:
@@ -289,7 +297,8 @@ class ResumableRender:
             return written
 
     def _stage(self, start: int) -> Any:
-        from bokehfx.pipeline.dof import DepthOfFieldStage, open_depth
+        from bokehfx.depth.source import open_depth
+        from bokehfx.pipeline.dof import DepthOfFieldStage
         from bokehfx.pipeline.render import _engine, _frames_factory
 
         values = self.work.read_array(_FOCUS)

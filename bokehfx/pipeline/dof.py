@@ -10,7 +10,7 @@ physical renderer's diagnostic views.
 from __future__ import annotations
 
 import enum
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import torch
