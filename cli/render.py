@@ -11,12 +11,14 @@ import typer
 
 from bokehfx.io.paths import Codec
 from cli.app import app
+from cli.jobfile import job_option_callback, keyframe_plan, with_job_file
 
 LOOK = "Look"
 DEPTH = "Depth"
 FOCUS = "Focus"
 OUTPUT = "Output"
 DIFFUSION = "Diffusion renderer"
+JOB = "Job"
 
 
 class DepthKind(str, enum.Enum):
@@ -34,6 +36,7 @@ class DepthEncoding(str, enum.Enum):
     tum = "tum"
     nyu = "nyu"
     sun = "sun"
+    middlebury = "middlebury"
 
 
 class RendererName(str, enum.Enum):
@@ -70,6 +73,7 @@ class Precision(str, enum.Enum):
 
 
 @app.command()
+@with_job_file
 def render(
     input: Annotated[Optional[str], typer.Argument(
         help="Video file, still, or image-sequence pattern (plate.%04d.exr). Omit with --timeline.",
@@ -178,12 +182,18 @@ def render(
         help="auto (sidecar if given, else the depth cache, else the estimator) or a sidecar: a video, "
              "an image sequence (depth.%04d.exr), or one still used for every frame.", rich_help_panel=DEPTH)]
     = "auto",
-    depth_kind: Annotated[DepthKind, typer.Option(
-        help="Meaning of the sidecar values: depth (converted as 1/depth) or disparity (near is high).",
-        rich_help_panel=DEPTH)] = DepthKind.depth,
+    depth_kind: Annotated[Optional[DepthKind], typer.Option(
+        help="Meaning of the sidecar values: depth (converted as 1/depth; 0 = unknown) or disparity (near is "
+             "high; 0 = farthest). Default: depth, or what --depth-encoding stores.", show_default=False,
+        rich_help_panel=DEPTH)] = None,
     depth_encoding: Annotated[DepthEncoding, typer.Option(
-        help="Sidecar storage: raw, mm (uint16 millimetres), tum (5000 per metre), nyu (Kinect), sun (SUN RGB-D).",
+        help="Sidecar storage: raw, mm (uint16 millimetres), tum (5000 per metre), nyu (Kinect), sun (SUN RGB-D), "
+             "middlebury (disparity, 0 = unknown).",
         rich_help_panel=DEPTH)] = DepthEncoding.raw,
+    depth_invalid: Annotated[Optional[float], typer.Option(
+        "--depth-invalid", help="A stored sidecar value that means unknown (e.g. 0 for disparity whose 0 is a "
+                                "hole, 65535 for a sensor's miss code); such pixels are filled from neighbours.",
+        show_default=False, rich_help_panel=DEPTH)] = None,
     depth_range: Annotated[Optional[str], typer.Option(
         help="NEAR,FAR metric range of a depth sidecar (FAR may be inf); fixes the normalization.",
         rich_help_panel=DEPTH)] = None,
@@ -204,6 +214,14 @@ def render(
     device: Annotated[str, typer.Option(help="cpu, cuda, cuda:N or auto.", rich_help_panel=DEPTH)] = "cpu",
     dtype: Annotated[Precision, typer.Option(help="Engine precision (fp16/bf16 on GPU).",
                                              rich_help_panel=DEPTH)] = Precision.fp32,
+    job: Annotated[Optional[str], typer.Option(
+        help="A bokehfx.job/1 JSON job file: the options of this command by their long names (- written _), "
+             "plus focus keyframes. Flags given beside it override it.", callback=job_option_callback,
+        is_eager=True, show_default=False, rich_help_panel=JOB)] = None,
+    progress_json: Annotated[Optional[str], typer.Option(
+        "--progress-json", help="Write progress as JSON lines to this file (frames done/total, fps, seconds "
+                                "left, stage), ending with a line whose status is done, failed or interrupted.",
+        show_default=False, rich_help_panel=JOB)] = None,
 ) -> None:
     """Render depth of field onto a clip (decode, focus plan, depth, render, encode).
 
@@ -245,8 +263,9 @@ def render(
                 highlight_threshold=highlight_threshold, highlight_gain=highlight_gain, max_blur=max_blur)
     where = _device(device)
     depth_spec = DepthSpec(
-        path=None if depth == "auto" else Path(depth), kind=depth_kind.value, encoding=depth_encoding.value,
-        depth_range=_depth_range(depth_range), model=depth_model, device=where,
+        path=None if depth == "auto" else Path(depth), kind=depth_kind.value if depth_kind else None,
+        encoding=depth_encoding.value, depth_range=_depth_range(depth_range), invalid=depth_invalid,
+        model=depth_model, device=where,
         window=depth_window, overlap=depth_overlap, smoothing=depth_smoothing,
         cache_dir=Path(depth_cache) if depth_cache else None,
     )
@@ -279,7 +298,8 @@ def render(
     request = RenderRequest(input=Path(input), output=Path(output), codec=codec, frames=parse_frame_range(frames),
                             force=force, fps=parse_fps(fps), encode=encode)
     with frame_progress(f"render {Path(input).name}", show) as progress:
-        result, _ = render_clip(request, settings, progress=progress)
+        result, _ = render_clip(request, settings, progress=progress,
+                                plan=keyframe_plan(input, fps, prompt))
     if not quiet:
         for note in result.notes:
             sys.stderr.write(f"note: {note}\n")
