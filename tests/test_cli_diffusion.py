@@ -78,3 +78,12 @@ def test_render_a_real_clip_to_prores_with_its_audio(media: Path, tiny_model: Pa
         assert (video.codec_context.width, video.codec_context.height) == (640, 360)
         assert sum(1 for _ in c.decode(video=0)) == FRAMES
     assert not [p for p in tmp_path.iterdir() if "partial" in p.name]
+
+
+def test_physical_look_options_are_refused_not_ignored(media: Path, tiny_model: Path, tmp_path: Path):
+    depth = ramp_depth(tmp_path, 640, 360)
+    result = invoke("render", media / CLIP, "-o", tmp_path / "out.mov", "--renderer", "diffusion", "--model",
+                    tiny_model, "--depth", depth, "--depth-kind", "disparity", "--frames", "0-1", "--blur", "6",
+                    "--aperture", "polygon")
+    assert result.exit_code == 2 and "--ref and --prompt" in result.stderr
+    assert not (tmp_path / "out.mov").exists()

@@ -19,6 +19,7 @@ import torch
 from bokehfx.errors import UsageError
 from bokehfx.io.source import Frame
 from bokehfx.pipeline.dof import DepthOfFieldStage
+from bokehfx.renderers.base import Look
 
 Ready = list[tuple[Frame, np.ndarray, "np.ndarray | None"]]
 
@@ -34,6 +35,10 @@ class DiffusionDofStage(DepthOfFieldStage):
         if self.view.value != "beauty":
             raise UsageError(f"--view {self.view.value} is a view of the physical renderer; "
                              "the diffusion renderer writes the picture (beauty) only")
+        if self.look.kernel_image is not None or self.look != Look():
+            raise UsageError("the aperture and highlight options (--aperture, --blades, --anamorphic, ...) shape "
+                             "the physical renderer's bokeh; the diffusion renderer's look comes from --ref and "
+                             "--prompt: drop them or use --renderer physical")
         self.pending: deque[Frame] = deque()
         self.stream = None
 
