@@ -161,7 +161,7 @@ class BokehVideoPipeline(DiffusionPipeline):
         if self.text_encoder is None:
             return None
         ids = self.tokenizer(["", prompt or ""], padding="max_length", max_length=self.tokenizer.model_max_length,
-                             truncation=True, return_tensors="pt").input_ids.to(self.text_encoder.device)
+                             truncation=True, return_tensors="pt").input_ids.to(self._execution_device)
         return self.text_encoder(ids).last_hidden_state
 
     @torch.no_grad()
@@ -174,10 +174,10 @@ class BokehVideoPipeline(DiffusionPipeline):
         if self.qformer is None:
             return None
         q, d = self.qformer.config.num_queries, self.qformer.config.output_dim
-        null = torch.zeros(1, q, d, device=self.qformer.device, dtype=self.qformer.dtype)
+        null = torch.zeros(1, q, d, device=self._execution_device, dtype=self.qformer.dtype)
         if reference is None:
             return torch.cat([null, null])
-        pixels = self._clip_pixels(reference.unsqueeze(0).to(self.image_encoder.device))
+        pixels = self._clip_pixels(reference.unsqueeze(0).to(self._execution_device))
         patches = self.image_encoder(pixels).last_hidden_state.to(self.qformer.dtype)
         return torch.cat([null, self.qformer(patches)])
 
@@ -214,7 +214,7 @@ class BokehVideoPipeline(DiffusionPipeline):
     @torch.no_grad()
     def encode_frames(self, frames: torch.Tensor, chunk: int = DEFAULT_DECODE_CHUNK) -> torch.Tensor:
         r"""Unscaled latent mode of each frame ``(T, C, h, w)`` (frames ``(T, 3, H, W)`` in ``[0, 1]``)."""
-        out = [self.vae.encode(part.to(self.vae.device, self.vae.dtype) * 2 - 1).latent_dist.mode()
+        out = [self.vae.encode(part.to(self._execution_device, self.vae.dtype) * 2 - 1).latent_dist.mode()
                for part in frames.split(chunk)]
         return torch.cat(out)
 
@@ -223,7 +223,7 @@ class BokehVideoPipeline(DiffusionPipeline):
         r"""Decode scaled latents ``(T, C, h, w)`` in chunks of ``chunk`` frames to ``(T, 3, H, W)`` in ``[0, 1]``."""
         out = []
         for part in latents.split(chunk):
-            z = part.to(self.vae.device, self.vae.dtype) / self.vae.config.scaling_factor
+            z = part.to(self._execution_device, self.vae.dtype) / self.vae.config.scaling_factor
             out.append((self.vae.decode(z, num_frames=z.shape[0]).sample.float() / 2 + 0.5).clamp(0, 1))
         return torch.cat(out)
 
@@ -279,7 +279,7 @@ class BokehVideoPipeline(DiffusionPipeline):
         Returns:
             `tuple`: the final scaled latents ``(T, C, h, w)`` and the latents after every step.
         """
-        dtype, device = self.unet.dtype, self.unet.device
+        dtype, device = self.unet.dtype, self._execution_device
         cond = torch.cat([image_latents.to(device, dtype), maps.to(device, dtype)], dim=1)
         scaled = image_latents.to(device, dtype) * self.vae.config.scaling_factor
         if num_inference_steps == 1:
