@@ -79,3 +79,44 @@ def test_focal_plane_masks_partition_and_crowd_near_focus():
     assert torch.equal(masks.sum(dim=1), torch.ones(1, 1, 101))
     widths = masks.sum(dim=(0, 2, 3))
     assert widths[0] < widths[1] < widths[2], "planes near the focal plane are thinner"
+
+
+def frame_context_variant():
+    """A variant by configuration alone: CoC-image latent instead of focus maps, no text, no reference
+    branch, per-frame CLIP context (the shape of Any-to-Bokeh's design)."""
+    from bokehfx.diffusion.pipeline import BokehVideoPipeline
+    from bokehfx.models.unet import BokehUNetSpatioTemporalModel
+
+    parts = tiny_components(seed=5)
+    config = {k: v for k, v in parts["unet"].config.items() if not k.startswith("_")}
+    config.update(in_channels=8, latent_inputs=("sample", "coc_image"), focus_defocus_map=False, focus_planes=0,
+                  bokeh_tokens=0)
+    torch.manual_seed(5)
+    parts.update(unet=BokehUNetSpatioTemporalModel(**config).eval(), text_encoder=None, tokenizer=None, qformer=None)
+    return BokehVideoPipeline(**parts)
+
+
+def test_a_variant_is_configuration_not_code(tmp_path: Path):
+    from tests.diffusion_helpers import inputs
+
+    pipe = frame_context_variant()
+    rgb, disp, f, k = inputs()
+    out = pipe(rgb, disp, f, k, num_inference_steps=1, guidance_image=1, guidance_text=1).frames
+    assert out.shape == rgb.shape
+    other = pipe(rgb, disp, torch.full((3,), 0.9), k, num_inference_steps=1, guidance_image=1, guidance_text=1)
+    assert (other.frames - out).abs().max() > 1e-5, "focus reaches the model through the CoC-image latent"
+    pipe.save_pretrained(tmp_path / "variant")
+    loaded = load_pipeline(str(tmp_path / "variant"))
+    assert list(loaded.unet.config.latent_inputs) == ["sample", "coc_image"] and loaded.text_encoder is None
+    again = loaded(rgb, disp, f, k, num_inference_steps=1, guidance_image=1, guidance_text=1).frames
+    assert torch.equal(again, out)
+
+
+def test_input_channels_must_match_the_configured_inputs():
+    from bokehfx.models.unet import BokehUNetSpatioTemporalModel
+
+    with pytest.raises(ValueError, match="in_channels=9 does not match"):
+        BokehUNetSpatioTemporalModel(in_channels=9, focus_planes=2, block_out_channels=(32, 64),
+                                     down_block_types=("CrossAttnDownBlockSpatioTemporal", "DownBlockSpatioTemporal"),
+                                     up_block_types=("UpBlockSpatioTemporal", "CrossAttnUpBlockSpatioTemporal"),
+                                     num_attention_heads=(2, 4))
