@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from diffusers.models.resnet import AlphaBlender
-
-from pathlib import Path
 
 from bokehfx.diffusion.loading import SVD_SCHEDULER_CONFIG, build_tiny_pipeline, tiny_components
 
