@@ -15,6 +15,7 @@ from cli import demo as _demo  # noqa: F401  (registers `demo`)
 from cli import watch as _watch  # noqa: F401  (registers `watch`)
 from cli import jobs as _jobs  # noqa: F401  (registers `jobs`)
 from cli import export_job as _export_job  # noqa: F401  (registers `export-job`)
+from cli import model as _model  # noqa: F401  (registers `model init` and `model info`)
 from cli import plugin as _plugin  # noqa: F401  (registers `plugin install|uninstall`)
 from cli import stubs as _stubs  # noqa: F401  (registers commands not built yet)
 

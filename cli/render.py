@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from bokehfx.io.paths import Codec
-from cli.app import app, not_implemented
+from cli.app import app
 from cli.jobfile import job_option_callback, keyframe_plan, with_job_file
 
 LOOK = "Look"
@@ -18,6 +18,7 @@ DEPTH = "Depth"
 FOCUS = "Focus"
 OUTPUT = "Output"
 RESUME = "Resume and scale-out"
+DIFFUSION = "Diffusion renderer"
 JOB = "Job"
 
 
@@ -176,8 +177,40 @@ def render(
                                                       rich_help_panel=LOOK)] = None,
     renderer: Annotated[RendererName, typer.Option(help="Rendering engine.", rich_help_panel=LOOK)]
     = RendererName.physical,
-    ref: Annotated[Optional[str], typer.Option(help="Reference bokeh image (diffusion renderer).",
-                                               rich_help_panel=LOOK)] = None,
+    ref: Annotated[Optional[str], typer.Option(help="Reference bokeh image (diffusion renderer): its blur "
+                                                    "pattern and strength, not its content, steer the look.",
+                                               rich_help_panel=DIFFUSION)] = None,
+    model: Annotated[Optional[str], typer.Option(
+        help="Diffusion model folder or hub id (--renderer diffusion); `bokehfx model init` makes one.",
+        rich_help_panel=DIFFUSION, show_default=False)] = None,
+    steps: Annotated[Optional[int], typer.Option(
+        help="Denoising steps of the diffusion renderer: 1 (default) is the one-step mode.",
+        rich_help_panel=DIFFUSION, show_default=False)] = None,
+    window: Annotated[Optional[int], typer.Option(
+        help="Frames per diffusion window (default: the model's, 25 for SVD-xt).", rich_help_panel=DIFFUSION,
+        show_default=False)] = None,
+    overlap: Annotated[Optional[int], typer.Option(
+        help="Frames shared by consecutive diffusion windows (default: a quarter window).",
+        rich_help_panel=DIFFUSION, show_default=False)] = None,
+    seed: Annotated[Optional[int], typer.Option(
+        help="Seed of the diffusion noise (default 0); the same seed gives the same render.",
+        rich_help_panel=DIFFUSION, show_default=False)] = None,
+    guidance_image: Annotated[Optional[float], typer.Option(
+        help="Guidance scale of the reference image (default 1.5; 1 = no guidance).", rich_help_panel=DIFFUSION,
+        show_default=False)] = None,
+    guidance_text: Annotated[Optional[float], typer.Option(
+        help="Guidance scale of the instruction --prompt (default 3.0; 1 = no guidance).",
+        rich_help_panel=DIFFUSION, show_default=False)] = None,
+    diffusion_size: Annotated[Optional[str], typer.Option(
+        help="WxH whose area the diffusion model works at, the clip's aspect kept (default: the model's, "
+             "1024x576 for SVD); the render is composited back at the clip's size.", rich_help_panel=DIFFUSION,
+        show_default=False)] = None,
+    decode_chunk: Annotated[Optional[int], typer.Option(
+        help="Frames the diffusion model's VAE encodes and decodes at once (default 8; fewer saves memory).",
+        rich_help_panel=DIFFUSION, show_default=False)] = None,
+    offload: Annotated[bool, typer.Option(
+        "--offload", help="Keep diffusion model parts on the CPU until each runs (saves GPU memory; --device cuda).",
+        rich_help_panel=DIFFUSION)] = False,
     depth: Annotated[str, typer.Option(
         help="auto (sidecar if given, else the depth cache, else the estimator) or a sidecar: a video, "
              "an image sequence (depth.%04d.exr), or one still used for every frame.", rich_help_panel=DEPTH)]
@@ -236,10 +269,10 @@ def render(
         raise UsageError("missing INPUT: the clip to render (or --timeline FILE)")
     if timeline is not None and input is not None:
         raise UsageError("give either INPUT or --timeline, not both")
-    if renderer is RendererName.diffusion:
-        not_implemented("the diffusion renderer")
-    if ref is not None:
-        not_implemented("--ref (a reference bokeh image steers the diffusion renderer)")
+    diffusion = _diffusion_request(renderer, prompt, model=model, ref=ref, steps=steps, window=window,
+                                   overlap=overlap, seed=seed, guidance_image=guidance_image,
+                                   guidance_text=guidance_text, decode_chunk=decode_chunk,
+                                   diffusion_size=diffusion_size, offload=offload)
     if on_lost not in ("raise", "hold"):
         raise UsageError(f"--on-lost {on_lost!r} must be raise or hold")
 
@@ -277,6 +310,7 @@ def render(
         view=OutputView(view.value), depth=depth_spec, device=where,
         dtype=None if dtype is Precision.fp32 else dtype.value, on_lost=on_lost,
         save_depth=Path(save_depth) if save_depth else None, subject_model=subject_model,
+        diffusion=diffusion,
     )
     encode = EncodeSettings(crf=crf, bit_depth=bit_depth)
     show = wants_progress(quiet)
@@ -378,3 +412,38 @@ def _device(text: str) -> str:
         if not torch.cuda.is_available():
             raise UsageError(f"--device {text} asked for, but no CUDA device is available here")
     return text
+
+
+def _diffusion_request(renderer: RendererName, prompt: str | None, *, model: str | None, ref: str | None,
+                       offload: bool, diffusion_size: str | None, **numbers):
+    """The diffusion engine's request, or ``None`` for the physical engine (which takes none of its flags)."""
+    from bokehfx.errors import UsageError
+
+    given = [name for name, value in (("--model", model), ("--ref", ref), ("--diffusion-size", diffusion_size))
+             if value is not None] + [f"--{name.replace('_', '-')}" for name, v in numbers.items() if v is not None]
+    if offload:
+        given.append("--offload")
+    if renderer is not RendererName.diffusion:
+        if given:
+            raise UsageError(f"{', '.join(given)} apply to --renderer diffusion only")
+        return None
+    if model is None:
+        raise UsageError("--renderer diffusion needs --model PATH_OR_HUB_ID: a model folder "
+                         "(`bokehfx model init --tiny DIR` makes a small random one to try the pipeline)")
+    from bokehfx.pipeline.diffusion_stage import DiffusionRequest
+    from bokehfx.renderers.diffusion import DiffusionOptions
+
+    reference = None
+    if ref is not None:
+        from bokehfx.io.source import read_still
+
+        reference = read_still(ref)
+    size = None
+    if diffusion_size is not None:
+        parts = diffusion_size.lower().split("x")
+        if len(parts) != 2 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
+            raise UsageError(f"--diffusion-size {diffusion_size!r} must be WxH in pixels, like 1024x576")
+        size = (int(parts[0]), int(parts[1]))
+    options = DiffusionOptions(prompt=prompt, reference=reference, size=size,
+                               **{k: v for k, v in numbers.items() if v is not None})
+    return DiffusionRequest(model=model, options=options, offload=offload)

@@ -62,6 +62,7 @@ class DofSettings:
     on_lost: str = "raise"
     save_depth: Path | None = None
     subject_model: str | None = None
+    diffusion: Any = None  # a DiffusionRequest: render with the diffusion engine instead
 
 
 def is_identity(plan: FocusPlan, view: OutputView) -> bool:
@@ -129,12 +130,17 @@ def render_clip(request: RenderRequest, settings: DofSettings, *, progress: Prog
 
         subjects = open_subject_locator(plan, settings.subject_model, settings.device, request.input,
                                         request.output, settings.depth.cache_dir)
+    stage_class, engine = DepthOfFieldStage, None
+    if settings.diffusion is not None:  # the model is loaded before any depth work is spent or written
+        from bokehfx.pipeline.diffusion_stage import DiffusionDofStage, diffusion_engine
+
+        stage_class, engine = DiffusionDofStage, diffusion_engine(settings.diffusion, settings.device, settings.dtype)
     depth = open_depth(settings.depth, request.input, info, request.output,
                        frames_factory=_frames_factory(request))
     first = request.frames[0] if request.frames else 0
-    stage = DepthOfFieldStage(depth, plan, info, _engine(settings), settings.look, view=settings.view,
-                              first_index=first, plan_origin=plan_origin, device=settings.device,
-                              frame_count=frame_count, on_lost=settings.on_lost, subjects=subjects)
+    stage = stage_class(depth, plan, info, engine or _engine(settings), settings.look, view=settings.view,
+                        first_index=first, plan_origin=plan_origin, device=settings.device,
+                        frame_count=frame_count, on_lost=settings.on_lost, subjects=subjects)
     result = run_render(request, renderer=stage, progress=progress, info=info)
     if info.video.interlaced:
         result.notes.append("the source is interlaced: depth of field was rendered on whole frames, which "
