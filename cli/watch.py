@@ -37,6 +37,8 @@ def render_command(out_dir: Path, backend: str, address: str | None):
     """The command a watcher runs for a job: ``bokehfx render --job JOB IN -o OUT --resume -q``.
 
     The job's settings are written as a job file in ``OUT/.bokehfx/jobs/`` (removed when it ends).
+    Diffusion jobs render in one pass (their windows are not resumable chunks yet), so they go
+    without ``--resume``.
     """
     from bokehfx.batch.journal import JOURNAL_DIRNAME
     from bokehfx.jobs.jobfile import KEYFRAMES_KEY, JobFile, write_job
@@ -50,7 +52,9 @@ def render_command(out_dir: Path, backend: str, address: str | None):
         job_file = write_job(folder / f"job-{job.id}.json",
                              JobFile(options=settings, keyframes=keyframes, where=f"job {job.id}"))
         argv = [sys.executable, "-m", "cli.main", "render", "--job", str(job_file), str(source), "-o", str(target),
-                "--resume", "-q"]
+                "-q"]
+        if str(settings.get("renderer", "physical")) != "diffusion":
+            argv.append("--resume")
         if job.overwrite:
             argv.append("--force")
         if backend != "local":

@@ -87,3 +87,13 @@ def test_physical_look_options_are_refused_not_ignored(media: Path, tiny_model: 
                     "--aperture", "polygon")
     assert result.exit_code == 2 and "--ref and --prompt" in result.stderr
     assert not (tmp_path / "out.mov").exists()
+
+
+def test_resumable_chunks_are_refused_for_the_diffusion_renderer(media: Path, tiny_model: Path, tmp_path: Path):
+    depth = ramp_depth(tmp_path, 640, 360)
+    result = invoke("render", media / CLIP, "-o", tmp_path / "out.mov", "--renderer", "diffusion", "--model",
+                    tiny_model, "--depth", depth, "--depth-kind", "disparity", "--frames", "0-1", "--blur", "6",
+                    "--resume")
+    assert result.exit_code == 2 and "diffusion renderer renders a clip in one pass" in result.stderr
+    assert not (tmp_path / "out.mov").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]

@@ -254,3 +254,16 @@ def test_poll_mode_once_renders_what_is_there(tmp_path: Path) -> None:
     with Journal(out) as journal:
         assert [(r.input, r.state) for r in journal.rows()] == [("clip.mov", "done")]
     assert _outputs(out) == ["clip.mov"]
+
+
+def test_watched_jobs_resume_in_chunks_except_diffusion_jobs_which_render_in_one_pass(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from cli.watch import render_command
+
+    command = render_command(tmp_path, "local", None)
+    physical = command(SimpleNamespace(id=1, options={"blur": "0"}, overwrite=False), tmp_path / "a.mov",
+                       tmp_path / "o" / "a.mov")
+    diffusion = command(SimpleNamespace(id=2, options={"renderer": "diffusion", "model": "m"}, overwrite=False),
+                        tmp_path / "b.mov", tmp_path / "o" / "b.mov")
+    assert "--resume" in physical and "--resume" not in diffusion

@@ -116,6 +116,9 @@ class ResumableRender:
                  plan: Any = None) -> None:
         if chunk_frames < 1:
             raise UsageError(f"--chunk-frames {chunk_frames} must be at least 1")
+        if getattr(settings, "diffusion", None) is not None:
+            raise UsageError("--resume, --step and --backend render the physical engine in chunks; the diffusion "
+                             "renderer renders a clip in one pass (its windows are not resumable chunks yet)")
         self.request = request
         self.settings = settings
         self.chunk_frames = chunk_frames
