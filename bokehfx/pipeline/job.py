@@ -2,8 +2,9 @@
 
 The job owns no pixels for longer than one window. The renderer is any callable that maps a
 list of :class:`~bokehfx.io.source.Frame` to a list of (image, alpha) pairs of the same length;
-``None`` is the identity (``--blur 0``): every picture goes through decode, linear light and encode
-unchanged, which is how a faithful copy is made.
+``None`` is the identity (``--blur 0``): a faithful copy. Movie outputs of video sources then encode
+each decoded picture from its own code values (one format change, as a plain transcode would);
+other outputs take it through linear light.
 """
 
 from __future__ import annotations
@@ -14,18 +15,18 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Callable, Sequence
 
-import numpy as np
-
 from bokehfx.errors import UsageError
 from bokehfx.io.paths import Codec, check_input, output_target
 from bokehfx.io.probe import MediaInfo, probe
-from bokehfx.io.sink import COPY_LOOKAHEAD_S, EncodeSettings, check_output, open_sink
+from bokehfx.io.sink import COPY_LOOKAHEAD_S, EncodeSettings, check_output, open_sink, passes_through
 from bokehfx.io.source import Frame, VideoSource
 
 #: Frames handed to the renderer at once when it does not ask for another size.
 DEFAULT_BATCH = 8
 
-FrameRenderer = Callable[[Sequence[Frame]], Sequence[tuple[np.ndarray, np.ndarray | None]]]
+#: frames -> per frame (image, alpha) or (image, alpha, keep): ``keep`` marks the pixels left as they
+#: were, which the sink writes exactly as the identity path does.
+FrameRenderer = Callable[[Sequence[Frame]], Sequence[tuple]]
 #: progress(frames_done, frames_expected_or_None)
 ProgressCallback = Callable[[int, "int | None"], None]
 
@@ -83,7 +84,11 @@ def run_render(request: RenderRequest, renderer: FrameRenderer | None = None,
     info = info or probe(request.input, fps=request.fps)
     started = time.perf_counter()
     done = 0
-    with VideoSource(request.input, fps=request.fps, frame_range=request.frames, info=info) as src:
+    # Unchanged pixels are written from the decoded code values where the output allows it: the
+    # identity path then never leaves them, and a renderer's untouched pixels are put back from them.
+    direct = passes_through(info, target)
+    with VideoSource(request.input, fps=request.fps, frame_range=request.frames, info=info,
+                     linear=renderer is not None or not direct, keep_picture=direct) as src:
         expected = src.expected_frames
         frames_iter = iter(src)
         first = next(frames_iter, None)
@@ -103,13 +108,13 @@ def run_render(request: RenderRequest, renderer: FrameRenderer | None = None,
             def flush(frames: list[Frame]) -> None:
                 nonlocal done
                 if renderer is None:
-                    outs: Sequence[tuple[np.ndarray, np.ndarray | None]] = [(f.image, f.alpha) for f in frames]
+                    outs: Sequence[tuple] = [(None, None)] * len(frames)  # each frame's own picture
                 else:
                     outs = renderer(frames)
                     if len(outs) != len(frames):
                         raise RuntimeError(f"renderer returned {len(outs)} frames for {len(frames)}")
-                for frame, (image, alpha) in zip(frames, outs):
-                    sink.write(frame, image, alpha)
+                for frame, out in zip(frames, outs):
+                    sink.write(frame, *out)
                 done += len(frames)
                 if progress is not None:
                     progress(done, expected)
