@@ -140,7 +140,11 @@ class _AudioTranscode(_Route):
 
     def put(self, packet: av.Packet, shift: int, out: av.container.OutputContainer) -> None:
         tb = Fraction(packet.time_base)
-        for frame in self.source.codec_context.decode(packet):
+        try:
+            frames = self.source.codec_context.decode(packet)
+        except av.error.InvalidDataError:
+            return  # a damaged packet holds no samples to keep
+        for frame in frames:
             if self._next is None:
                 start = frame.pts if frame.pts is not None else packet.pts
                 self._next = max(0, round((start - shift) * tb * self._rate)) if start is not None else 0
