@@ -29,8 +29,8 @@ def evaluate(
     way published figures are computed; frames are streamed, two at a time.
     """
     from bokehfx.depth.sidecar import SidecarOptions
+    from bokehfx.depth.source import read_sidecar_disparity
     from bokehfx.io.colour import from_linear
-    from bokehfx.io.depthmaps import read_sidecar_disparity
     from bokehfx.io.source import VideoSource
     from bokehfx.metrics.evaluate import evaluate as run_eval
     from cli.options import parse_fps

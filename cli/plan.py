@@ -33,6 +33,8 @@ def _value_text(kf: dict) -> str:
         return text + ("px" if value.get("units") == "px" else "")
     if kf["target"] == "depth":
         return f"{value:g}m"
+    if kf["target"] == "subject":
+        return str(value)
     return f"{value:g}" if isinstance(value, float) else "-"
 
 
@@ -70,12 +72,17 @@ def plan(
                                                        "keyframe).")] = None,
     fps: Annotated[Optional[str], typer.Option(help="Frame rate, e.g. 24, 25, 23.976 or 24000/1001 "
                                                     "(default 24; for an EDL, its rate).")] = None,
+    subject_model: Annotated[Optional[str], typer.Option(
+        "--subject-model", help="Detector for named subjects (hub id or local folder): lets the prompt name "
+                                "them ('focus on the dog'); plan itself loads no model.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Leave out the 'understood as:' line.")] = False,
 ) -> None:
     """Print the focus plan (keyframes and per-frame values) without rendering."""
     import json
 
     from bokehfx.errors import UsageError
+    from bokehfx.focus.canonical import describe_plan
     from bokehfx.focus.plan import NEUTRAL_DISPARITY, neutral_curve
     from bokehfx.focus.prompt import merge_flags, parse_prompt, plan_from_inputs
     from bokehfx.timecode import exact_rate, format_rate, frame_at
@@ -86,7 +93,9 @@ def plan(
 
     if timeline is None:
         rate = exact_rate(fps if fps is not None else DEFAULT_PLAN_FPS, "--fps")
-        focus_plan = plan_from_inputs(prompt, focus=focus, blur=blur, focus_point=focus_point, rate=rate)
+        focus_plan = plan_from_inputs(prompt, focus=focus, blur=blur, focus_point=focus_point, rate=rate,
+                                      subjects=subject_model is not None)
+        understood = describe_plan(focus_plan)
         count = frames
         if count is None:
             last = max((kf.frame(rate, None) for kf in focus_plan.keyframes if not kf.relative), default=0)
@@ -94,10 +103,11 @@ def plan(
         plan_dict = focus_plan.to_dict(rate, count)
         rows = neutral_curve(focus_plan, rate, count)
         if json_out:
-            typer.echo(json.dumps({**plan_dict, "fps": format_rate(rate), "frames": count,
-                                   "neutral_disparity": neutral, "per_frame": rows}, indent=2))
+            typer.echo(json.dumps({**plan_dict, "understood_as": understood, "fps": format_rate(rate),
+                                   "frames": count, "neutral_disparity": neutral, "per_frame": rows}, indent=2))
             return
-        lines = [f"focus plan ({plan_dict['schema']}) at {format_rate(rate)} fps, {count} frames",
+        lines = [] if quiet else [f"understood as: {understood}"]
+        lines += [f"focus plan ({plan_dict['schema']}) at {format_rate(rate)} fps, {count} frames",
                  "keyframes:", *_keyframe_lines(plan_dict), f"per frame ({neutral}):", *_frame_lines(rows)]
         typer.echo("\n".join(lines))
         return
@@ -105,13 +115,14 @@ def plan(
     from bokehfx.timeline.ingest import read_timeline
 
     def default_plan(rate: Any) -> Any:
-        return parse_prompt(prompt, rate) if prompt is not None else None
+        return parse_prompt(prompt, rate, subjects=subject_model is not None) if prompt is not None else None
 
     read = read_timeline(timeline, rate=fps, default_plan=default_plan if prompt is not None else None)
     clips = []
     for job in read.jobs:
         job.plan = merge_flags(job.plan, focus=focus, blur=blur, focus_point=focus_point)
         entry = job.to_dict()
+        entry["understood_as"] = describe_plan(job.plan)
         entry["per_frame"] = neutral_curve(job.plan, job.rate, job.render_frame_count)
         clips.append(entry)
     if json_out:
@@ -125,6 +136,8 @@ def plan(
                      f"{entry['plan_source']}")
         lines.append(f"  media: {entry['media'] or (entry['sequence'] or {}).get('pattern') or '-'}"
                      + (f"  [missing: {entry['missing']}]" if entry["missing"] else ""))
+        if not quiet:
+            lines.append(f"  understood as: {entry['understood_as']}")
         lines.extend(_keyframe_lines(entry["plan"]))
     lines.append("per-frame values: use --json (" + neutral + ")")
     typer.echo("\n".join(lines))

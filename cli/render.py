@@ -11,11 +11,13 @@ import typer
 
 from bokehfx.io.paths import Codec
 from cli.app import app, not_implemented
+from cli.jobfile import job_option_callback, keyframe_plan, with_job_file
 
 LOOK = "Look"
 DEPTH = "Depth"
 FOCUS = "Focus"
 OUTPUT = "Output"
+JOB = "Job"
 
 
 class DepthKind(str, enum.Enum):
@@ -33,6 +35,7 @@ class DepthEncoding(str, enum.Enum):
     tum = "tum"
     nyu = "nyu"
     sun = "sun"
+    middlebury = "middlebury"
 
 
 class RendererName(str, enum.Enum):
@@ -69,6 +72,7 @@ class Precision(str, enum.Enum):
 
 
 @app.command()
+@with_job_file
 def render(
     input: Annotated[Optional[str], typer.Argument(
         help="Video file, still, or image-sequence pattern (plate.%04d.exr). Omit with --timeline.",
@@ -115,6 +119,11 @@ def render(
         help="Blur: K (CoC radius in pixels per unit of disparity from the focal plane), "
              "small/medium/large/none, or f/N. 0 renders a faithful copy. Overrides the prompt.",
         rich_help_panel=FOCUS)] = None,
+    subject_model: Annotated[Optional[str], typer.Option(
+        "--subject-model", help="Open-vocabulary detector (OWL-ViT / OWLv2 hub id such as "
+                                "google/owlvit-base-patch32, or a local folder) that finds named subjects "
+                                "in the prompt ('focus on the dog'); without it the prompt names no subjects.",
+        rich_help_panel=FOCUS)] = None,
     on_lost: Annotated[str, typer.Option(
         "--on-lost", help="When a tracked --focus-point is lost: raise (stop with an error) or hold "
                           "(keep its last position).", rich_help_panel=FOCUS)] = "raise",
@@ -148,12 +157,18 @@ def render(
         help="auto (sidecar if given, else the depth cache, else the estimator) or a sidecar: a video, "
              "an image sequence (depth.%04d.exr), or one still used for every frame.", rich_help_panel=DEPTH)]
     = "auto",
-    depth_kind: Annotated[DepthKind, typer.Option(
-        help="Meaning of the sidecar values: depth (converted as 1/depth) or disparity (near is high).",
-        rich_help_panel=DEPTH)] = DepthKind.depth,
+    depth_kind: Annotated[Optional[DepthKind], typer.Option(
+        help="Meaning of the sidecar values: depth (converted as 1/depth; 0 = unknown) or disparity (near is "
+             "high; 0 = farthest). Default: depth, or what --depth-encoding stores.", show_default=False,
+        rich_help_panel=DEPTH)] = None,
     depth_encoding: Annotated[DepthEncoding, typer.Option(
-        help="Sidecar storage: raw, mm (uint16 millimetres), tum (5000 per metre), nyu (Kinect), sun (SUN RGB-D).",
+        help="Sidecar storage: raw, mm (uint16 millimetres), tum (5000 per metre), nyu (Kinect), sun (SUN RGB-D), "
+             "middlebury (disparity, 0 = unknown).",
         rich_help_panel=DEPTH)] = DepthEncoding.raw,
+    depth_invalid: Annotated[Optional[float], typer.Option(
+        "--depth-invalid", help="A stored sidecar value that means unknown (e.g. 0 for disparity whose 0 is a "
+                                "hole, 65535 for a sensor's miss code); such pixels are filled from neighbours.",
+        show_default=False, rich_help_panel=DEPTH)] = None,
     depth_range: Annotated[Optional[str], typer.Option(
         help="NEAR,FAR metric range of a depth sidecar (FAR may be inf); fixes the normalization.",
         rich_help_panel=DEPTH)] = None,
@@ -174,6 +189,14 @@ def render(
     device: Annotated[str, typer.Option(help="cpu, cuda, cuda:N or auto.", rich_help_panel=DEPTH)] = "cpu",
     dtype: Annotated[Precision, typer.Option(help="Engine precision (fp16/bf16 on GPU).",
                                              rich_help_panel=DEPTH)] = Precision.fp32,
+    job: Annotated[Optional[str], typer.Option(
+        help="A bokehfx.job/1 JSON job file: the options of this command by their long names (- written _), "
+             "plus focus keyframes. Flags given beside it override it.", callback=job_option_callback,
+        is_eager=True, show_default=False, rich_help_panel=JOB)] = None,
+    progress_json: Annotated[Optional[str], typer.Option(
+        "--progress-json", help="Write progress as JSON lines to this file (frames done/total, fps, seconds "
+                                "left, stage), ending with a line whose status is done, failed or interrupted.",
+        show_default=False, rich_help_panel=JOB)] = None,
 ) -> None:
     """Render depth of field onto a clip (decode, focus plan, depth, render, encode).
 
@@ -195,9 +218,10 @@ def render(
     if on_lost not in ("raise", "hold"):
         raise UsageError(f"--on-lost {on_lost!r} must be raise or hold")
 
+    from bokehfx.depth.source import DepthSpec
     from bokehfx.io.sink import EncodeSettings
     from bokehfx.io.source import parse_frame_range
-    from bokehfx.pipeline.dof import DepthSpec, OutputView
+    from bokehfx.pipeline.dof import OutputView
     from bokehfx.pipeline.job import RenderRequest
     from bokehfx.pipeline.render import DofSettings, FocusRequest, render_clip, render_timeline
     from bokehfx.renderers.base import Look
@@ -216,17 +240,18 @@ def render(
                 highlight_threshold=highlight_threshold, highlight_gain=highlight_gain, max_blur=max_blur)
     where = _device(device)
     depth_spec = DepthSpec(
-        path=None if depth == "auto" else Path(depth), kind=depth_kind.value, encoding=depth_encoding.value,
-        depth_range=_depth_range(depth_range), model=depth_model, device=where,
+        path=None if depth == "auto" else Path(depth), kind=depth_kind.value if depth_kind else None,
+        encoding=depth_encoding.value, depth_range=_depth_range(depth_range), invalid=depth_invalid,
+        model=depth_model, device=where,
         window=depth_window, overlap=depth_overlap, smoothing=depth_smoothing,
         cache_dir=Path(depth_cache) if depth_cache else None,
     )
     settings = DofSettings(
         focus=FocusRequest(prompt=prompt, focus=focus, blur=blur, focus_point=focus_point,
-                           region=_region(focus_region)), look=look,
+                           region=_region(focus_region), subjects=subject_model is not None), look=look,
         view=OutputView(view.value), depth=depth_spec, device=where,
         dtype=None if dtype is Precision.fp32 else dtype.value, on_lost=on_lost,
-        save_depth=Path(save_depth) if save_depth else None,
+        save_depth=Path(save_depth) if save_depth else None, subject_model=subject_model,
     )
     encode = EncodeSettings(crf=crf, bit_depth=bit_depth)
     show = wants_progress(quiet)
@@ -250,13 +275,22 @@ def render(
     request = RenderRequest(input=Path(input), output=Path(output), codec=codec, frames=parse_frame_range(frames),
                             force=force, fps=parse_fps(fps), encode=encode)
     with frame_progress(f"render {Path(input).name}", show) as progress:
-        result, _ = render_clip(request, settings, progress=progress)
+        result, _ = render_clip(request, settings, progress=progress,
+                                plan=keyframe_plan(input, fps, prompt),
+                                on_plan=_say_understood if prompt is not None and not quiet else None)
     if not quiet:
         for note in result.notes:
             sys.stderr.write(f"note: {note}\n")
         if sys.stderr.isatty():
             sys.stderr.write(f"wrote {result.output}: {result.frames} frames in {result.seconds:.1f} s "
                              f"({result.fps:.1f} fps)\n")
+
+
+def _say_understood(plan) -> None:
+    """One line with the prompt's reading in the grammar's words, before any render time is spent."""
+    from bokehfx.focus.canonical import describe_plan
+
+    sys.stderr.write(f"understood as: {describe_plan(plan)}\n")
 
 
 def _region(text: str | None):

@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 from depth_helpers import decode_frames, save_tiny_depth_anything, srgb_to_linear
 
-from bokehfx.depth.cache import cache_key, dequantize, quantize
+from bokehfx.depth.cache import cache_key
 from bokehfx.depth.estimator import DepthAnythingEstimator
+from bokehfx.depth.source import CachedDepth, estimate_into_cache
 from bokehfx.depth.temporal import estimate_clip_disparity
 from bokehfx.errors import CorruptMediaError, InputNotFoundError, UsageError
-from bokehfx.io.depthmaps import DepthCacheWriter, clip_fingerprint, estimate_into_cache, open_cached_depth
+from bokehfx.io.depthcache import DepthCacheWriter, clip_fingerprint, dequantize, open_cached_depth, quantize
 
 
 class CountingEstimate:
@@ -86,7 +87,7 @@ def test_second_run_reads_the_cache_without_estimating(tmp_path, estimator, clip
     entry, hit = estimate_into_cache(frames, counting, tmp_path, fp, estimator.fingerprint, window=4, overlap=1)
     assert not hit and counting.frames >= len(frames)
     assert (entry.num_frames, entry.height, entry.width) == (10, 27, 48)
-    first = np.stack(list(entry.normalized()))
+    first = np.stack(list(CachedDepth(entry).frames()))
     expected = estimate_clip_disparity(frames, estimator.estimate, window=4, overlap=1)
     np.testing.assert_allclose(first, expected, atol=1e-4)
 
@@ -99,7 +100,7 @@ def test_second_run_reads_the_cache_without_estimating(tmp_path, estimator, clip
     counting.frames = 0
     again, hit = estimate_into_cache(decode_again, counting, tmp_path, fp, estimator.fingerprint, window=4, overlap=1)
     assert hit and counting.frames == 0 and not decoded
-    np.testing.assert_array_equal(np.stack(list(again.normalized())), first)
+    np.testing.assert_array_equal(np.stack(list(CachedDepth(again).frames())), first)
 
     _, hit = estimate_into_cache(frames, counting, tmp_path, fp, estimator.fingerprint, window=5, overlap=1)
     assert not hit and counting.frames > 0  # other settings, other entry
@@ -123,7 +124,7 @@ def test_partial_or_damaged_entries(tmp_path):
         entry = writer.commit()
     assert len(entry.meta["chunks"]) == 3
     assert [float(f[0, 0]) for f in entry.frames()] == pytest.approx([0, 1, 2, 3, 4], abs=1e-4)
-    assert [float(f[0, 0]) for f in entry.normalized()] == pytest.approx([0, 0.25, 0.5, 0.75, 1.0], abs=1e-4)
+    assert [float(f[0, 0]) for f in CachedDepth(entry).frames()] == pytest.approx([0, 0.25, 0.5, 0.75, 1.0], abs=1e-4)
     (tmp_path / "k1" / "chunk_000001.npz").write_bytes(b"garbage")
     with pytest.raises(CorruptMediaError, match="chunk_000001.npz"):
         list(open_cached_depth(tmp_path, "k1").frames())

@@ -17,8 +17,9 @@ from bokehfx.depth.convert import (
     to_disparity,
 )
 from bokehfx.depth.sidecar import SidecarOptions
+from bokehfx.depth.source import read_sidecar_disparity
 from bokehfx.errors import InputNotFoundError, UnsupportedMediaError, UsageError
-from bokehfx.io.depthmaps import open_depth_sidecar, raw_depth_frames, read_sidecar_disparity, read_still_values
+from bokehfx.io.depthmaps import open_depth_sidecar, raw_depth_frames, read_still_values
 
 
 def write_images(folder: Path, name: str, codec: str, pix_fmt: str, frames: list[np.ndarray]) -> None:
@@ -189,7 +190,7 @@ def test_middlebury_disparity_with_unknown_pixels(shared):
     assert raw.dtype == np.float32 and raw.shape == (375, 450)
     valid = raw > 0
     assert 0.01 < (~valid).mean() < 0.1
-    (out,) = read_sidecar_disparity(path, options=SidecarOptions(kind="disparity"))
+    (out,) = read_sidecar_disparity(path, options=SidecarOptions(encoding="middlebury"))
     lo, hi = raw[valid].min(), raw[valid].max()
     np.testing.assert_allclose(out[valid], (raw[valid] - lo) / (hi - lo), atol=1e-6)
     # every unknown pixel takes the value of a measured pixel of its own row (never 0 = "infinitely far")

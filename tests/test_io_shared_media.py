@@ -103,7 +103,7 @@ def test_a_stream_the_muxer_refuses_is_transcoded_with_its_reason(media: Path, t
 @pytest.mark.parametrize("name", CLIPS)
 def test_every_clip_renders_depth_of_field(media: Path, tmp_path: Path, name: str) -> None:
     """The whole depth-of-field path (sidecar, plan, engine, sink) on every real clip's first frames."""
-    from bokehfx.pipeline.dof import DepthSpec
+    from bokehfx.depth.source import DepthSpec
     from bokehfx.pipeline.job import RenderRequest
     from bokehfx.pipeline.render import DofSettings, FocusRequest, render_clip
     from tests.media_factory import write_sequence

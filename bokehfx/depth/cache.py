@@ -1,9 +1,9 @@
-"""Depth cache keys and quantization (pure; the store itself is :mod:`bokehfx.io.depthmaps`).
+"""Depth cache keys: what makes two estimates of a clip the same (pure; files are :mod:`bokehfx.io.depthcache`).
 
 Estimated depth is cached so that changing focus or blur re-renders without re-estimating. An
 entry is keyed by everything that changes the estimated maps:
 
-- the clip's *content*: :func:`bokehfx.io.depthmaps.clip_fingerprint` hashes the file's bytes
+- the clip's *content*: :func:`bokehfx.io.depthcache.clip_fingerprint` hashes the file's bytes
   (SHA-256 over 4 MiB chunks, plus its size), so a renamed or copied clip still hits and an
   edited one misses; modification times are deliberately not used;
 - the estimator's ``fingerprint`` (model id, hub revision / commit or local weights' sizes and
@@ -11,9 +11,8 @@ entry is keyed by everything that changes the estimated maps:
 - the stabilization settings (window, overlap, cross-fade, frame alignment) and the cache format
   version.
 
-Maps are stored aligned but *not normalized* (the clip's range is stored beside them), in chunks
-quantized to uint16 between each chunk's own minimum and maximum: the error is at most
-``(chunk max - chunk min) / 131070``, about 8e-6 of the clip's range.
+Maps are stored aligned but *not normalized* (the clip's range is stored beside them); the
+storage format (uint16 chunks, atomic entries) is :mod:`bokehfx.io.depthcache`.
 """
 
 from __future__ import annotations
@@ -22,15 +21,8 @@ import hashlib
 import json
 from collections.abc import Mapping
 
-import numpy as np
-
 from bokehfx.errors import UsageError
-
-CACHE_FORMAT_VERSION = 1
-"""Bumped whenever the stored layout or the meaning of the stored maps changes."""
-
-QUANT_LEVELS = 65535
-"""uint16 levels between a chunk's minimum and maximum."""
+from bokehfx.io.depthcache import CACHE_FORMAT_VERSION
 
 
 def cache_key(clip: str, estimator: str, settings: Mapping[str, object] | None = None) -> str:
@@ -55,23 +47,4 @@ def cache_key(clip: str, estimator: str, settings: Mapping[str, object] | None =
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def quantize(maps: np.ndarray) -> tuple[np.ndarray, float, float]:
-    """uint16 codes of float maps between their own min and max: ``(codes, low, high)``."""
-    maps = np.asarray(maps, dtype=np.float64)
-    if not np.isfinite(maps).all():
-        raise UsageError("maps must be finite to be cached")
-    low, high = float(maps.min()), float(maps.max())
-    if high <= low:
-        return np.zeros(maps.shape, np.uint16), low, high
-    codes = np.rint((maps - low) * (QUANT_LEVELS / (high - low)))
-    return codes.astype(np.uint16), low, high
-
-
-def dequantize(codes: np.ndarray, low: float, high: float) -> np.ndarray:
-    """Inverse of :func:`quantize` (float32)."""
-    if high <= low:
-        return np.full(codes.shape, low, np.float32)
-    return (low + codes.astype(np.float64) * ((high - low) / QUANT_LEVELS)).astype(np.float32)
-
-
-__all__ = ["CACHE_FORMAT_VERSION", "QUANT_LEVELS", "cache_key", "dequantize", "quantize"]
+__all__ = ["cache_key"]

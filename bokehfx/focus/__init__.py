@@ -1,7 +1,10 @@
 """Focus planning: keyframed focus plans, their per-frame evaluation, the prompt grammar, tracking.
 
 See :mod:`bokehfx.focus.plan` (model and evaluation), :mod:`bokehfx.focus.prompt` (the ``--prompt``
-grammar and the flag merge), :mod:`bokehfx.focus.tracking` (point tracking) and
+grammar and the flag merge; its words in :mod:`bokehfx.focus.lexicon`, read by
+:mod:`bokehfx.focus.tokens`, :mod:`bokehfx.focus.terms` and :mod:`bokehfx.focus.clauses`),
+:mod:`bokehfx.focus.canonical` (a plan in the grammar's words), :mod:`bokehfx.focus.subjects`
+(the named-subject detector interface), :mod:`bokehfx.focus.tracking` (point and subject tracking) and
 :mod:`bokehfx.timecode` (exact time).
 """
 
@@ -21,6 +24,7 @@ from bokehfx.focus.plan import (
     PlanEvaluator,
     PointTarget,
     RegionTarget,
+    SubjectTarget,
     SymbolicTarget,
     parse_blur,
     parse_target,
@@ -44,6 +48,7 @@ __all__ = [
     "PlanEvaluator",
     "PointTarget",
     "RegionTarget",
+    "SubjectTarget",
     "SymbolicTarget",
     "parse_blur",
     "parse_target",

@@ -11,6 +11,9 @@ Targets (what a keyframe focuses on):
 - :class:`PointTarget`: an image point, read as the median disparity in a small window around it
   and followed through the shot by point tracking (see :mod:`bokehfx.focus.tracking`).
 - :class:`RegionTarget`: a box or a mask, read as the median disparity inside it.
+- :class:`SubjectTarget`: a named subject ("the dog"), found by an open-vocabulary detector,
+  read as the median disparity inside its box and tracked through the shot (re-detected when
+  the track is lost; see :class:`bokehfx.focus.tracking.SubjectTracker`).
 - :class:`SymbolicTarget`: ``near`` / ``middle`` / ``far``, read from each frame's disparity
   distribution as the :data:`SYMBOLIC_PERCENTILES` percentile (near = 90th, middle = 50th,
   far = 10th percentile of the frame's disparity).
@@ -200,11 +203,33 @@ class SymbolicTarget:
         return self.name
 
 
-Target = Union[DisparityTarget, DepthTarget, PointTarget, RegionTarget, SymbolicTarget]
+#: Longest subject description accepted, in characters.
+MAX_SUBJECT_CHARS = 120
+
+
+@dataclass(frozen=True)
+class SubjectTarget:
+    """A named subject ("the dog", "woman in red"): found in the frame by an open-vocabulary
+    detector, read as the median disparity inside its box, and tracked through the shot (see
+    :class:`bokehfx.focus.subjects.SubjectLocator`)."""
+
+    text: str
+    kind = "subject"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.text, str) or not self.text.strip() or len(self.text) > MAX_SUBJECT_CHARS:
+            raise UsageError(f"a focus subject must be a short description like 'the dog', got {self.text!r}")
+        object.__setattr__(self, "text", " ".join(self.text.split()))
+
+    def describe(self) -> Any:
+        return self.text
+
+
+Target = Union[DisparityTarget, DepthTarget, PointTarget, RegionTarget, SymbolicTarget, SubjectTarget]
 
 
 def target_kind(target: Target) -> str:
-    """One of near, middle, far, disparity, depth, point, region."""
+    """One of near, middle, far, disparity, depth, point, region, subject."""
     return target.name if isinstance(target, SymbolicTarget) else target.kind
 
 
@@ -279,7 +304,7 @@ def parse_blur(value: Union[int, float, str, Blur], name: str = "blur") -> Blur:
 
 def parse_target(value: Any, name: str = "focus") -> Target:
     """A target from a disparity number, ``near``/``middle``/``far``, ``"2m"`` (metres) or a target."""
-    if isinstance(value, (DisparityTarget, DepthTarget, PointTarget, RegionTarget, SymbolicTarget)):
+    if isinstance(value, (DisparityTarget, DepthTarget, PointTarget, RegionTarget, SymbolicTarget, SubjectTarget)):
         return value
     if isinstance(value, bool):
         raise UsageError(f"{name} must be a disparity in [0, 1], near/middle/far or metres like 2m, "
@@ -339,7 +364,7 @@ class Keyframe:
 
     def to_dict(self, rate: Optional[Fraction] = None, frame_count: Optional[int] = None) -> dict:
         """A JSON-friendly description (``target`` is one of near, middle, far, disparity, depth,
-        point, region)."""
+        point, region, subject)."""
         out: dict[str, Any] = {
             "time": float(self.time) if not self.relative else None,
             "time_exact": f"{self.time.numerator}/{self.time.denominator}" if not self.relative else None,
@@ -389,7 +414,13 @@ class FocusPlan:
     @property
     def needs_images(self) -> bool:
         """Whether evaluation needs the frames themselves (a point target is tracked)."""
-        return any(isinstance(kf.target, PointTarget) and kf.target.track for kf in self.keyframes)
+        return any(isinstance(kf.target, PointTarget) and kf.target.track or isinstance(kf.target, SubjectTarget)
+                   for kf in self.keyframes)
+
+    @property
+    def subjects(self) -> tuple[str, ...]:
+        """The named subjects the plan focuses on (each needs a detector), in plan order."""
+        return tuple(dict.fromkeys(kf.target.text for kf in self.keyframes if isinstance(kf.target, SubjectTarget)))
 
     @property
     def needs_frame_count(self) -> bool:
@@ -431,7 +462,7 @@ class FocusPlan:
             **options: passed to :class:`PlanEvaluator`.
 
         Returns:
-            `FocusCurve`: per-frame F, K and tracked point positions.
+            `FocusCurve`: per-frame F, K, tracked point positions and named subjects' boxes.
         """
         import numpy as np
 
@@ -448,6 +479,7 @@ class FocusPlan:
             focus=np.array([r.focus for r in results], dtype=np.float64),
             k=np.array([r.k for r in results], dtype=np.float64),
             points=[r.points for r in results],
+            boxes=[r.boxes for r in results],
         )
 
 
@@ -460,13 +492,15 @@ class FrameFocus:
     """The plan's values on one frame: ``focus`` (F), ``k`` (K) and tracked points.
 
     ``points`` maps a keyframe's index in the plan to its normalized ``(x, y)`` on this frame and
-    whether its track is lost (held at the last good position).
+    whether its track is lost (held at the last good position); ``boxes`` maps a named subject's
+    keyframe to its tracked box ``(x0, y0, x1, y1)``, normalized.
     """
 
     frame: int
     focus: float
     k: float
     points: Mapping[int, tuple[float, float, bool]] = field(default_factory=dict)
+    boxes: Mapping[int, tuple[float, float, float, float]] = field(default_factory=dict)
 
 
 def stack_focus(results: Sequence[FrameFocus]) -> tuple[Any, Any]:
@@ -486,6 +520,7 @@ class FocusCurve:
     focus: Any
     k: Any
     points: list
+    boxes: list = field(default_factory=list)
 
 
 # ------------------------------------------------------------------------------------ evaluation
@@ -651,6 +686,8 @@ class PlanEvaluator:
         on_lost (`str`, *optional*, defaults to ``"raise"``): when a track is lost, ``"raise"``
             :class:`bokehfx.errors.TrackLostError`, or ``"hold"`` the last good position and flag it.
         tracker_options (`dict`, *optional*): passed to :class:`bokehfx.focus.tracking.PointTracker`.
+        subjects (`SubjectLocator`, *optional*): finds named subjects (see
+            :mod:`bokehfx.focus.subjects`); needed when the plan has a subject target.
         smoothing_seconds (`float`, *optional*, defaults to 0): time constant of a one-pole
             low-pass on *measured* targets (near / middle / far, point, region), against frame-to-
             frame jitter of the depth; ``alpha = 1 - exp(-1 / (smoothing_seconds * rate))``. 0 is off.
@@ -659,7 +696,8 @@ class PlanEvaluator:
     def __init__(self, plan: FocusPlan, rate: RateLike, frame_count: Optional[int] = None, *,
                  depth_to_disparity: Optional[Callable[[float], float]] = None,
                  point_radius: Optional[int] = None, on_lost: str = "raise",
-                 tracker_options: Optional[Mapping[str, Any]] = None, smoothing_seconds: float = 0.0) -> None:
+                 tracker_options: Optional[Mapping[str, Any]] = None, smoothing_seconds: float = 0.0,
+                 subjects: Any = None) -> None:
         if on_lost not in ("raise", "hold"):
             raise UsageError(f"on_lost must be 'raise' or 'hold', got {on_lost!r}")
         if not (isinstance(smoothing_seconds, (int, float)) and math.isfinite(smoothing_seconds)
@@ -679,13 +717,22 @@ class PlanEvaluator:
         if depth_to_disparity is None and any(isinstance(r.keyframe.target, DepthTarget) for r in self.keys):
             raise UsageError("the focus plan has a depth in metres but this clip's depth is not "
                              "metric (no depth_to_disparity given)")
+        named = [r.keyframe.target.text for r in self.keys if isinstance(r.keyframe.target, SubjectTarget)]
+        if named and subjects is None:
+            raise UsageError(f"the focus plan names a subject ({named[0]!r}): give a subject detector "
+                             "(--subject-model, a hub id or a local folder)")
+        self.subjects = subjects
+        self._boxes: dict[int, tuple[float, float, float, float]] = {}
         self._frames = [r.frame for r in self.keys]
         # A point keyframe is tracked from its own frame until the next keyframe's frame.
         self._track_span: dict[int, tuple[int, float]] = {}
         for pos, r in enumerate(self.keys):
-            if isinstance(r.keyframe.target, PointTarget) and r.keyframe.target.track:
+            if isinstance(r.keyframe.target, PointTarget) and r.keyframe.target.track \
+                    or isinstance(r.keyframe.target, SubjectTarget):
                 end = self.keys[pos + 1].frame if pos + 1 < len(self.keys) else math.inf
-                self._track_span[r.order] = (r.frame, end)
+                # A subject is read while focus pulls onto it, so it is found from the pull's start.
+                first = self.keys[pos - 1].frame if pos and isinstance(r.keyframe.target, SubjectTarget) else r.frame
+                self._track_span[r.order] = (first, end)
         self._trackers: dict[int, Any] = {}
         self._positions: dict[int, tuple[float, float, bool]] = {}
         self._results: list[FrameFocus] = []
@@ -728,7 +775,7 @@ class PlanEvaluator:
         if b is not None and weight > 0.0:
             focus = (1.0 - weight) * focus + weight * self._read(b.keyframe.target, b.order, disp)
             k = (1.0 - weight) * k + weight * b.keyframe.blur.k
-        result = FrameFocus(index, float(focus), float(k), dict(self._positions))
+        result = FrameFocus(index, float(focus), float(k), dict(self._positions), dict(self._boxes))
         self._results.append(result)
         return result
 
@@ -764,6 +811,10 @@ class PlanEvaluator:
             return float(self.depth_to_disparity(target.metres))  # type: ignore[misc]
         if isinstance(target, RegionTarget):
             return read_region(disp, target, self._image_size)
+        if isinstance(target, SubjectTarget):
+            if order not in self._boxes:
+                raise UsageError(f"focus subject {target.text!r} needs the frames (pass images)")
+            return read_region(disp, RegionTarget(box=self._boxes[order]), None)
         if order in self._positions:
             x, y, _ = self._positions[order]
         else:
@@ -778,8 +829,20 @@ class PlanEvaluator:
             if image is None:
                 raise UsageError(f"the focus plan tracks a point at frame {index}: pass the frames "
                                  "(images) to the evaluator")
-            from bokehfx.focus.tracking import PointTracker
+            from bokehfx.focus.tracking import PointTracker, SubjectTracker
 
+            target = self.plan.keyframes[order].target
+            if isinstance(target, SubjectTarget):
+                if order not in self._trackers:
+                    self._trackers[order] = SubjectTracker(target.text, self.subjects, self.on_lost,
+                                                           dict(self.tracker_options))
+                    box = self._trackers[order].start(image, index)
+                else:
+                    box = self._trackers[order].update(image, index)
+                x, y = self._trackers[order].position
+                self._positions[order] = (x, y, self._trackers[order].lost)
+                self._boxes[order] = box
+                continue
             if order not in self._trackers:
                 target = self.plan.keyframes[order].target
                 self._image_size = (int(image.shape[1]), int(image.shape[0]))

@@ -1,4 +1,6 @@
-"""Point tracking for focus points: pyramidal Lucas-Kanade on features around the point.
+"""Point tracking for focus points (pyramidal Lucas-Kanade on features around the point), and
+subject tracking for named subjects (:class:`SubjectTracker`: a detector's box moved by a point
+track, re-detected when the track is lost).
 
 A :class:`PointTracker` follows one image point through consecutive frames. On every step it
 finds good features (Shi-Tomasi corners) in a square window around the point on the previous
@@ -25,6 +27,8 @@ from bokehfx.errors import TrackLostError, UsageError
 
 #: Gamma used to encode linear-light float frames before tracking.
 TRACKING_GAMMA = 2.2
+#: Smallest half-size of a subject's box, as a fraction of the frame (a detector may return a sliver).
+MIN_BOX_HALF = 0.01
 
 
 def to_gray_u8(image: Any) -> Any:
@@ -170,3 +174,97 @@ class PointTracker:
                 raise TrackLostError(f"focus point lost at frame {frame}: {reason}; last position "
                                      f"({x:.3f}, {y:.3f}) normalized, ({cx:.1f}, {cy:.1f}) px")
         return self.position
+
+
+class SubjectTracker:
+    """Follows a named subject's box: found by a detector, moved by point tracking, re-found when lost.
+
+    The detector (a :class:`bokehfx.focus.subjects.SubjectLocator`) places the box on the first
+    frame; a :class:`PointTracker` then follows the box's centre frame to frame and the box keeps
+    its size. When the point track is lost the detector looks again on that frame (a
+    *re-detection*); when it cannot find the subject either, the box holds its last position
+    (``on_lost="hold"``) or :class:`bokehfx.errors.TrackLostError` is raised.
+
+    Args:
+        text (`str`): the subject, e.g. ``"dog"``.
+        locator (`SubjectLocator`): finds the subject in a frame.
+        on_lost (`str`, *optional*, defaults to ``"raise"``): ``"raise"`` or ``"hold"``.
+        tracker_options (`dict`, *optional*): passed to :class:`PointTracker`.
+    """
+
+    def __init__(self, text: str, locator: Any, on_lost: str = "raise",
+                 tracker_options: Optional[dict] = None) -> None:
+        self.text = text
+        self.locator = locator
+        self.on_lost = on_lost
+        self.tracker_options = dict(tracker_options or {})
+        self._tracker: Optional[PointTracker] = None
+        self._half: tuple[float, float] = (0.0, 0.0)
+        self.box: Optional[tuple[float, float, float, float]] = None
+        self.lost = False
+        self.redetections = 0
+
+    @property
+    def position(self) -> tuple[float, float]:
+        """The box's centre, normalized."""
+        if self.box is None:
+            raise UsageError("the subject tracker has not been started")
+        x0, y0, x1, y1 = self.box
+        return (x0 + x1) / 2.0, (y0 + y1) / 2.0
+
+    def _place(self, image: Any, frame: int) -> bool:
+        found = self.locator.locate(self.text, image, frame)
+        if found is None:
+            return False
+        x0, y0, x1, y1 = found.box
+        self._half = (min(max((x1 - x0) / 2.0, MIN_BOX_HALF), 0.5), min(max((y1 - y0) / 2.0, MIN_BOX_HALF), 0.5))
+        cx, cy = found.centre
+        self.box = self._moved_box(cx, cy)
+        self._tracker = PointTracker(**self.tracker_options)
+        self._tracker.start(image, cx, cy, frame=frame)
+        self.lost = False
+        return True
+
+    def _moved_box(self, cx: float, cy: float) -> tuple[float, float, float, float]:
+        hx, hy = self._half
+        x0 = min(max(cx - hx, 0.0), 1.0 - 2.0 * hx)
+        y0 = min(max(cy - hy, 0.0), 1.0 - 2.0 * hy)
+        return (x0, y0, x0 + 2.0 * hx, y0 + 2.0 * hy)
+
+    def start(self, image: Any, frame: int = 0) -> tuple[float, float, float, float]:
+        """Find the subject on its first frame; returns the box.
+
+        Raises:
+            UsageError: when the detector does not find the subject there.
+        """
+        if not self._place(image, frame):
+            raise UsageError(f"focus subject {self.text!r} was not found in frame {frame}; describe it "
+                             "differently, or focus on a point or region instead")
+        return self.box  # type: ignore[return-value]
+
+    def update(self, image: Any, frame: int) -> tuple[float, float, float, float]:
+        """Follow the subject onto ``image`` (frame ``frame``); returns the box.
+
+        Raises:
+            TrackLostError: when the track is lost, the detector cannot find the subject again and
+                ``on_lost`` is ``"raise"``.
+        """
+        if self._tracker is None:
+            return self.start(image, frame)
+        if self.lost:
+            self._tracker.update(image, frame=frame, on_lost="hold")
+            return self.box  # type: ignore[return-value]
+        cx, cy = self._tracker.update(image, frame=frame, on_lost="hold")
+        if not self._tracker.lost:
+            self.box = self._moved_box(cx, cy)
+            return self.box
+        last = self.box
+        if self._place(image, frame):
+            self.redetections += 1
+            return self.box  # type: ignore[return-value]
+        self.box, self.lost = last, True
+        if self.on_lost == "raise":
+            x, y = self.position
+            raise TrackLostError(f"focus subject {self.text!r} lost at frame {frame} and not found again; "
+                                 f"last position ({x:.3f}, {y:.3f}) normalized (--on-lost hold keeps it there)")
+        return self.box  # type: ignore[return-value]

@@ -22,7 +22,8 @@ from bokehfx.io.paths import output_target
 from bokehfx.io.probe import synthetic_info
 from bokehfx.io.sink import EncodeSettings, SequenceSink, open_sink, write_data
 from bokehfx.io.source import Frame, VideoSource
-from bokehfx.pipeline.dof import DepthSpec, OutputView
+from bokehfx.depth.source import DepthSpec
+from bokehfx.pipeline.dof import OutputView
 from bokehfx.pipeline.job import RenderRequest, run_render
 from bokehfx.pipeline.render import DofSettings, FocusRequest, render_clip
 from bokehfx.renderers.base import Look

@@ -2,20 +2,15 @@
 
 :class:`DepthOfFieldStage` is the ``renderer`` callable that :func:`bokehfx.pipeline.job.run_render`
 streams batches of frames through. It pulls the clip's normalized disparity one frame at a time
-(from a sidecar or the depth cache), evaluates the focus plan to per-frame ``(F, K)``, and calls
-the engine, or one of the physical renderer's diagnostic views.
-
-:func:`open_depth` decides where depth comes from (``--depth auto``: a sidecar when given, else the
-cache, else the estimator, whose result is stored in the cache).
+(from :mod:`bokehfx.depth.source`, which decides between a sidecar, the depth cache and the
+estimator), evaluates the focus plan to per-frame ``(F, K)``, and calls the engine, or one of the
+physical renderer's diagnostic views.
 """
 
 from __future__ import annotations
 
 import enum
-import itertools
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -27,8 +22,6 @@ from bokehfx.io.probe import MediaInfo
 from bokehfx.io.source import Frame
 from bokehfx.renderers.base import Look, Renderer
 
-#: Folder (beside the output) where estimated depth is cached when no cache folder is given.
-DEFAULT_CACHE_DIRNAME = ".bokehfx-cache"
 #: The smallest coverage by which rendered premultiplied colour is divided back to straight colour.
 MIN_COVERAGE = 1e-6
 #: Relative change below which a rendered pixel counts as left untouched (float rounding of the
@@ -43,75 +36,6 @@ class OutputView(str, enum.Enum):
     focus_map = "focus_map"
     disparity = "disparity"
     layers = "layers"
-
-
-@dataclass
-class DepthSpec:
-    """Where a clip's depth comes from (see :func:`open_depth`).
-
-    Args:
-        path: a sidecar (video, image sequence, or one still); ``None`` for ``--depth auto``.
-        kind: ``"depth"`` (converted as 1/depth) or ``"disparity"``.
-        encoding: stored encoding of the sidecar (``raw``, ``mm``, ``tum``, ``nyu``, ``sun``).
-        depth_range: metric ``(near, far)`` fixing the normalization of a depth sidecar.
-        model: depth model hub id or local folder for estimation.
-        device, dtype: where and in what precision the estimator runs.
-        window, overlap: temporal windows of the estimator (aligned on their overlap).
-        smoothing: flow-guided smoothing strength, 0 to 1.
-        cache_dir: cache folder; ``None`` puts it beside the output.
-    """
-
-    path: Path | None = None
-    kind: str = "depth"
-    encoding: str = "raw"
-    depth_range: tuple[float, float] | None = None
-    model: str | None = None
-    device: str = "cpu"
-    dtype: str | None = None
-    window: int | None = None
-    overlap: int | None = None
-    smoothing: float = 0.0
-    cache_dir: Path | None = None
-
-
-def _repeat_still(frames: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
-    first = next(frames)
-    return itertools.repeat(first)
-
-
-def open_depth(spec: DepthSpec, source: Path, info: MediaInfo, output: Path, *,
-               frames_factory: Any = None) -> Iterator[np.ndarray]:
-    """Normalized disparity ``(H, W)`` float32 per frame of the whole clip, from frame 0.
-
-    The normalization is computed once over the whole clip (a first pass), never per frame.
-    """
-    size = (info.video.height, info.video.width)
-    if spec.path is not None:
-        from bokehfx.depth.sidecar import SidecarOptions
-        from bokehfx.io.depthmaps import open_depth_sidecar, read_sidecar_disparity
-
-        options = SidecarOptions(kind=spec.kind, encoding=spec.encoding, depth_range=spec.depth_range)
-        sidecar = open_depth_sidecar(spec.path)
-        frames = read_sidecar_disparity(spec.path, None, options, size=size)
-        return _repeat_still(frames) if sidecar.is_still else frames
-
-    from bokehfx.depth.estimator import DEFAULT_DEPTH_MODEL, DepthAnythingEstimator
-    from bokehfx.depth.temporal import DEFAULT_OVERLAP, DEFAULT_WINDOW
-    from bokehfx.io.depthmaps import clip_fingerprint, estimate_into_cache
-
-    estimator = DepthAnythingEstimator(spec.model or DEFAULT_DEPTH_MODEL, device=spec.device, dtype=spec.dtype)
-    cache = spec.cache_dir or (output.parent / DEFAULT_CACHE_DIRNAME / "depth")
-    entry, _ = estimate_into_cache(
-        frames_factory,
-        lambda batch: estimator.estimate(batch, pixel_aspect=float(info.video.sample_aspect_ratio)),
-        cache,
-        clip_fingerprint(source),
-        estimator.fingerprint,
-        window=spec.window or DEFAULT_WINDOW,
-        overlap=spec.overlap if spec.overlap is not None else DEFAULT_OVERLAP,
-        flow_smoothing=spec.smoothing,
-    )
-    return (np.asarray(m, dtype=np.float32).reshape(size) for m in entry.normalized())
 
 
 class DepthOfFieldStage:
@@ -130,12 +54,14 @@ class DepthOfFieldStage:
         device: where tensors are built for the engine.
         frame_count: frames the plan spans (needed by relative keyframes such as "over the clip").
         on_lost: what a lost point track does: ``"raise"`` or ``"hold"`` its last position.
+        subjects: finds named subjects (a :class:`bokehfx.focus.subjects.SubjectLocator`), when
+            the plan has any.
     """
 
     def __init__(self, depth: Iterator[np.ndarray], plan: FocusPlan, info: MediaInfo, engine: Renderer,
                  look: Look, *, view: OutputView = OutputView.beauty, first_index: int = 0, plan_origin: int = 0,
                  device: str | torch.device = "cpu", frame_count: int | None = None,
-                 on_lost: str = "raise") -> None:
+                 on_lost: str = "raise", subjects: Any = None) -> None:
         if not 0 <= plan_origin <= first_index:
             raise UsageError(f"plan_origin {plan_origin} must lie between 0 and first_index {first_index}")
         self.depth = depth
@@ -144,12 +70,12 @@ class DepthOfFieldStage:
         self.look = look
         self.view = OutputView(view)
         self.device = torch.device(device)
-        self.evaluator = PlanEvaluator(plan, info.video.frame_rate, frame_count, on_lost=on_lost)
+        self.evaluator = PlanEvaluator(plan, info.video.frame_rate, frame_count, on_lost=on_lost, subjects=subjects)
         #: Per-frame (F, K) of every rendered frame, in order (for reports and tests).
         self.focus: list[float] = []
         self.blur: list[float] = []
         if first_index > plan_origin and plan.needs_images:
-            raise UsageError("a tracked focus point follows the subject from the first frame; "
+            raise UsageError("a tracked focus point or named subject is followed from the first frame; "
                              "render from frame 0 (drop --frames) or use a fixed --focus")
         for index in range(first_index):  # depth (and plan time) before the first rendered frame
             disp = self._next_depth(index)

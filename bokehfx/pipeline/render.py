@@ -15,7 +15,8 @@ from typing import Any, Callable
 from bokehfx.errors import BokehfxError, UsageError
 from bokehfx.focus.plan import FocusPlan
 from bokehfx.io.probe import MediaInfo, count_frames, probe
-from bokehfx.pipeline.dof import DepthOfFieldStage, DepthSpec, OutputView, open_depth
+from bokehfx.depth.source import DepthSpec, open_depth
+from bokehfx.pipeline.dof import DepthOfFieldStage, OutputView
 from bokehfx.pipeline.job import ProgressCallback, RenderRequest, RenderResult, run_render
 from bokehfx.renderers.base import Look
 
@@ -34,6 +35,7 @@ class FocusRequest:
     blur: str | None = None
     focus_point: str | None = None
     region: Any = None  # a RegionTarget (box or mask) from --focus-region
+    subjects: bool = False  # whether the prompt may name subjects (a --subject-model is given)
 
     def plan(self, rate: Any, base: FocusPlan | None = None) -> FocusPlan:
         """The plan: ``base`` (a timeline's) or the prompt's, with the flags merged over it."""
@@ -41,7 +43,8 @@ class FocusRequest:
 
         if self.region is not None and (self.focus is not None or self.focus_point is not None):
             raise UsageError("give one of --focus, --focus-point or --focus-region")
-        plan = base if base is not None else (parse_prompt(self.prompt, rate) if self.prompt else None)
+        plan = base if base is not None else \
+            (parse_prompt(self.prompt, rate, subjects=self.subjects) if self.prompt else None)
         focus = self.region if self.region is not None else self.focus
         return merge_flags(plan, focus=focus, blur=self.blur, focus_point=self.focus_point)
 
@@ -58,6 +61,7 @@ class DofSettings:
     dtype: str | None = None
     on_lost: str = "raise"
     save_depth: Path | None = None
+    subject_model: str | None = None
 
 
 def is_identity(plan: FocusPlan, view: OutputView) -> bool:
@@ -87,7 +91,8 @@ def _frames_factory(request: RenderRequest) -> Callable[[], Any]:
 
 
 def render_clip(request: RenderRequest, settings: DofSettings, *, progress: ProgressCallback | None = None,
-                plan: FocusPlan | None = None, plan_origin: int = 0) -> tuple[RenderResult, DepthOfFieldStage | None]:
+                plan: FocusPlan | None = None, plan_origin: int = 0,
+                on_plan: Callable[[FocusPlan], None] | None = None) -> tuple[RenderResult, DepthOfFieldStage | None]:
     """Render one clip with depth of field. Returns the result and the stage (per-frame F and K).
 
     Args:
@@ -95,9 +100,12 @@ def render_clip(request: RenderRequest, settings: DofSettings, *, progress: Prog
         settings: focus, look, depth and device.
         plan: a plan to use instead of the prompt's (a timeline clip's); flags still win.
         plan_origin: the source frame the plan's time 0 refers to.
+        on_plan: called with the plan once it is known, before any depth or render work.
     """
     info = probe(request.input, fps=request.fps)  # validates the input too
     plan = settings.focus.plan(info.video.frame_rate, plan)
+    if on_plan is not None:
+        on_plan(plan)
     from bokehfx.io.paths import output_target
     from bokehfx.io.sink import check_data_target, check_output
 
@@ -115,12 +123,18 @@ def render_clip(request: RenderRequest, settings: DofSettings, *, progress: Prog
         frame_count = count_frames(request.input, fps=request.fps)
     if plan_origin and request.frames and request.frames[1] is not None:
         frame_count = request.frames[1] - plan_origin  # a timeline clip: the plan spans its rendered frames
+    subjects = None
+    if plan.subjects:
+        from bokehfx.pipeline.subjects import open_subject_locator
+
+        subjects = open_subject_locator(plan, settings.subject_model, settings.device, request.input,
+                                        request.output, settings.depth.cache_dir)
     depth = open_depth(settings.depth, request.input, info, request.output,
                        frames_factory=_frames_factory(request))
     first = request.frames[0] if request.frames else 0
     stage = DepthOfFieldStage(depth, plan, info, _engine(settings), settings.look, view=settings.view,
                               first_index=first, plan_origin=plan_origin, device=settings.device,
-                              frame_count=frame_count, on_lost=settings.on_lost)
+                              frame_count=frame_count, on_lost=settings.on_lost, subjects=subjects)
     result = run_render(request, renderer=stage, progress=progress, info=info)
     if info.video.interlaced:
         result.notes.append("the source is interlaced: depth of field was rendered on whole frames, which "
@@ -169,7 +183,7 @@ def render_timeline(timeline: Path, out_dir: Path, settings: DofSettings, templa
     def prompt_plan(rate: Any) -> FocusPlan:  # the plan of clips that carry none of their own
         from bokehfx.focus.prompt import parse_prompt
 
-        return parse_prompt(prompt, rate)
+        return parse_prompt(prompt, rate, subjects=settings.focus.subjects)
 
     read = read_timeline(timeline, rate=template.fps, default_plan=prompt_plan if prompt else None)
     if not read.jobs:

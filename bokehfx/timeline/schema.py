@@ -10,6 +10,7 @@ Two places in a timeline carry focus, both under ``metadata["bokehfx"]``:
      "point": [0.5, 0.4],                   # or: image point, normalized (add "pixels": true for px),
                                             #     tracked from the marker on ("track": false to lock it)
      "region": [0.1, 0.2, 0.5, 0.8],        # or: box x0, y0, x1, y1 (normalized; "pixels": true for px)
+     "subject": "the dog",                  # or: a named subject, found by --subject-model and tracked
      "prompt": "rack focus to far over 1s", # or: a --prompt sentence; its times count from the marker
      "blur": 12,                            # K, "small" | "medium" | "large" | "none", or "f/2.8"
      "f_number": 2.8,                       # or: an f-number (K = 56 / N)
@@ -52,6 +53,7 @@ from bokehfx.focus.plan import (
     Keyframe,
     PointTarget,
     RegionTarget,
+    SubjectTarget,
     Target,
     parse_blur,
     parse_target,
@@ -61,7 +63,9 @@ from bokehfx.timecode import exact_seconds, parse_timecode
 
 METADATA_KEY = "bokehfx"
 EFFECT_NAME = "bokehfx.DepthOfField"
-TARGET_KEYS = ("focus", "depth", "point", "region", "prompt")
+TARGET_KEYS = ("focus", "depth", "point", "region", "subject", "prompt")
+#: Keys that name a target (at most one per keyframe object).
+SPEC_TARGET_KEYS = ("focus", "depth", "point", "region", "subject")
 KEYFRAME_KEYS = frozenset(TARGET_KEYS + ("schema", "blur", "f_number", "interp", "pixels", "track"))
 EFFECT_KEYS = KEYFRAME_KEYS | {"keyframes"}
 EFFECT_KEYFRAME_KEYS = KEYFRAME_KEYS | {"frame", "time"}
@@ -111,10 +115,11 @@ def _plain(value: Any) -> Any:
 
 
 def spec_target(spec: Mapping[str, Any], where: str) -> Optional[Target]:
-    """The target a keyframe object names (``focus``, ``depth``, ``point`` or ``region``), or None."""
-    named = [k for k in ("focus", "depth", "point", "region") if k in spec]
+    """The target a keyframe object names (``focus``, ``depth``, ``point``, ``region`` or ``subject``),
+    or None."""
+    named = [k for k in SPEC_TARGET_KEYS if k in spec]
     if len(named) > 1:
-        raise TimelineError(f"{where}: give one of focus, depth, point, region; got {', '.join(named)}")
+        raise TimelineError(f"{where}: give one of {', '.join(SPEC_TARGET_KEYS)}; got {', '.join(named)}")
     if not named:
         return None
     key = named[0]
@@ -125,6 +130,12 @@ def spec_target(spec: Mapping[str, Any], where: str) -> Optional[Target]:
             return parse_target(value, "focus")
         if key == "depth":
             return DepthTarget(float(value))
+        if key == "subject":
+            if not isinstance(value, str):
+                raise UsageError(f"subject must be text like 'the dog', got {value!r}")
+            words = value.split()
+            return SubjectTarget(" ".join(words[1:] if len(words) > 1 and words[0].lower() in ("the", "a", "an")
+                                          else words))
         if key == "point":
             if not isinstance(value, list) or len(value) != 2:
                 raise UsageError(f"point must be [x, y], got {value!r}")
@@ -155,8 +166,8 @@ def check_keys(spec: Mapping[str, Any], allowed: frozenset, where: str) -> None:
     if unknown:
         raise TimelineError(f"{where}: unknown key(s) {', '.join(unknown)} in metadata['bokehfx'] "
                             f"(accepted: {', '.join(sorted(allowed))})")
-    if "prompt" in spec and any(k in spec for k in ("focus", "depth", "point", "region")):
-        raise TimelineError(f"{where}: a prompt cannot be combined with focus, depth, point or region")
+    if "prompt" in spec and any(k in spec for k in SPEC_TARGET_KEYS):
+        raise TimelineError(f"{where}: a prompt cannot be combined with focus, depth, point, region or subject")
 
 
 def effect_time(spec: Mapping[str, Any], rate: Fraction, where: str) -> Fraction:
