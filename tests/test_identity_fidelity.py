@@ -148,7 +148,7 @@ def test_float_conversion_keeps_out_of_gamut_values(bits: int, sampling: str, fu
 
 def test_in_focus_pixels_of_a_depth_of_field_render_are_written_as_the_identity_path_writes_them(
         tmp_path: Path) -> None:
-    from bokehfx.pipeline.dof import DepthSpec
+    from bokehfx.depth.source import DepthSpec
     from bokehfx.pipeline.render import DofSettings, FocusRequest, render_clip
     from tests.media_factory import write_clip, write_sequence
 
