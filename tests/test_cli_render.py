@@ -156,7 +156,7 @@ def test_diffusion_flags_need_the_diffusion_renderer_and_a_model(clip: Path, tmp
 def test_notes_are_printed_once_and_quiet_silences_them(media: Path, tmp_path: Path) -> None:
     result = invoke("render", media / "ft_fixture-mjpeg.mov", "-o", tmp_path / "a.mp4", "--blur", "0")
     assert result.exit_code == 0
-    assert result.stderr.count("note: dropped audio stream #1 (pcm_u8)") == 1
+    assert result.stderr.count("note: transcoded audio stream #1 (pcm_u8) losslessly") == 1
     quiet = invoke("render", media / "ft_fixture-mjpeg.mov", "-o", tmp_path / "b.mp4", "--blur", "0", "--quiet")
     assert quiet.exit_code == 0 and quiet.stderr == ""
 

@@ -104,9 +104,9 @@ def test_every_stream_of_multistream_file_survives(media: Path, tmp_path: Path) 
     assert any("copied video stream #3" in n for n in result.notes)
 
 
-def test_unsupported_stream_dropped_with_a_note(media: Path, tmp_path: Path) -> None:
+def test_stream_the_container_refuses_is_transcoded_with_a_note(media: Path, tmp_path: Path) -> None:
     result = render(media / "ft_fixture-mjpeg.mov", tmp_path / "mjpeg.mp4")
-    assert any("dropped audio stream #1 (pcm_u8)" in n for n in result.notes)
+    assert any("transcoded audio stream #1 (pcm_u8) losslessly to flac" in n for n in result.notes)
     result_mov = render(media / "ft_fixture-mjpeg.mov", tmp_path / "mjpeg.mov")
     assert not any("dropped" in n for n in result_mov.notes)
     assert packets(tmp_path / "mjpeg.mov", "audio") == packets(media / "ft_fixture-mjpeg.mov", "audio")

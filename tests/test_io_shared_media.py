@@ -73,7 +73,7 @@ def test_metadata_carried_alongside(media: Path) -> None:
 @pytest.mark.parametrize("suffix", [".mov", ".mp4"])
 def test_every_clip_renders_a_faithful_copy_or_fails_clearly(media: Path, tmp_path: Path, name: str,
                                                                suffix: str) -> None:
-    """Whatever streams a real clip carries, the muxer either takes them or they are dropped with a note."""
+    """Whatever streams a real clip carries, they are copied, transcoded losslessly, or dropped with a note."""
     from bokehfx.pipeline.job import RenderRequest, run_render
 
     out = tmp_path / f"copy{suffix}"
@@ -90,11 +90,12 @@ def test_every_clip_renders_a_faithful_copy_or_fails_clearly(media: Path, tmp_pa
     assert kept + dropped == 1 + sum(1 for s in result.info.streams if s.type != "data")
 
 
-def test_a_stream_the_muxer_refuses_is_dropped_with_its_reason(media: Path, tmp_path: Path) -> None:
+def test_a_stream_the_muxer_refuses_is_transcoded_with_its_reason(media: Path, tmp_path: Path) -> None:
     from bokehfx.pipeline.job import RenderRequest, run_render
 
     result = run_render(RenderRequest(input=media / "mp_no_duration.webm", output=tmp_path / "o.mov", frames=(0, 4)))
-    assert any("dropped audio stream #1 (opus): opus only supported in MP4" in n for n in result.notes)
+    assert any(n.startswith("transcoded audio stream #1 (opus) losslessly to pcm_f32le") and
+               "opus only supported in MP4" in n for n in result.notes)
     kept = run_render(RenderRequest(input=media / "mp_no_duration.webm", output=tmp_path / "o.mp4", frames=(0, 4)))
     assert not any("dropped" in n for n in kept.notes)
 

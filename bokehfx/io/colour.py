@@ -273,3 +273,50 @@ def encode_u16(linear: np.ndarray, transfer: int) -> np.ndarray:
     np.add(code, 0.5, out=code)
     np.clip(code, 0.0, 65535.0, out=code)
     return code.astype(np.uint16)
+
+
+#: Code values (normalized) covered by :func:`linearize_float`: R'G'B' of legal Y'CbCr reaches about
+#: -0.8 and 1.8 on saturated colours; outside this range values are held at its ends.
+FLOAT_CODE_MIN, FLOAT_CODE_MAX = -1.0, 2.0
+#: Table entries per unit of code value (16-bit steps).
+FLOAT_CODE_STEPS = 65535
+#: Curves whose own formula already runs through 0 with odd symmetry (a linear toe), so values
+#: below 0 follow it as they are; the others are extended as ``-curve(-v)``.
+_NATURALLY_ODD = (TRC_BT709, TRC_SMPTE170M, TRC_BT2020_10, TRC_BT2020_12, TRC_IEC61966_2_4, TRC_BT1361,
+                  TRC_SRGB, TRC_SMPTE240M, TRC_LINEAR)
+
+
+@lru_cache(maxsize=16)
+def _extended_lut(transfer: int) -> np.ndarray:
+    code = np.arange(round((FLOAT_CODE_MAX - FLOAT_CODE_MIN) * FLOAT_CODE_STEPS) + 1) / FLOAT_CODE_STEPS
+    code += FLOAT_CODE_MIN
+    with np.errstate(invalid="ignore"):  # np.where also evaluates the branch not taken
+        if transfer in _NATURALLY_ODD:
+            lut = to_linear(code, transfer)
+        else:
+            lut = (np.sign(code) * to_linear(np.abs(code), transfer)).astype(np.float32)
+    lut.setflags(write=False)
+    return lut
+
+
+def linearize_float(code: np.ndarray, transfer: int) -> np.ndarray:
+    """Linear light from unclipped float32 code values (through a 16-bit-step table, float32 only).
+
+    Values below 0 follow the curve's odd extension and values above 1 its own formula, so
+    out-of-gamut R'G'B' survives the trip to linear light and back (:func:`encode_unclipped`).
+    """
+    lut = _extended_lut(transfer)
+    index = code - np.float32(FLOAT_CODE_MIN)
+    index *= np.float32(FLOAT_CODE_STEPS)
+    index += np.float32(0.5)
+    np.clip(index, 0, len(lut) - 1, out=index)
+    return np.take(lut, index.astype(np.int32))
+
+
+def encode_unclipped(linear: np.ndarray, transfer: int) -> np.ndarray:
+    """Normalized code values (float32) from linear light, not clipped: the inverse of :func:`linearize_float`."""
+    encode = _curve(transfer)[1]
+    x = np.asarray(linear, dtype=np.float32)
+    if transfer in _NATURALLY_ODD:
+        return np.asarray(encode(x), dtype=np.float32)
+    return np.copysign(np.asarray(encode(np.abs(x)), dtype=np.float32), x)

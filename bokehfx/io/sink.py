@@ -2,7 +2,8 @@
 
 The encode -> mux -> flush idiom lives here and nowhere else. A :class:`MovieSink` writes ProRes
 or H.264 with the source's timestamps, rotation, sample aspect ratio, colour tags and timecode,
-and copies every other stream of the source packet for packet (:class:`StreamCopier`).
+and carries every other stream of the source: copied packet for packet, or transcoded
+losslessly where the container refuses the codec (:mod:`bokehfx.io.streams`).
 A :class:`SequenceSink` writes 16-bit PNG/TIFF or half-float EXR frames. Both write beside the
 target under a temporary name and move into place on :meth:`close`; :meth:`abort` (or an
 exception inside ``with``) removes every trace. The source is only ever opened for reading.
@@ -10,11 +11,10 @@ exception inside ``with``) removes every trace. The source is only ever opened f
 
 from __future__ import annotations
 
-import io
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Iterable
@@ -25,19 +25,19 @@ import numpy as np
 from bokehfx.errors import OutputError, OutputExistsError, UsageError
 from bokehfx.io.colour import (
     RANGE_FULL, RANGE_LIMITED, RANGE_UNSPECIFIED, SPC_BT709, TRC_BT709, TRC_LINEAR, TRC_SRGB, ColourTags,
-    effective_transfer, encode_u16, sws_matrix,
+    effective_transfer, encode_u16, encode_unclipped, sws_matrix,
 )
 from bokehfx.io.paths import Codec, OutputTarget, is_sequence_pattern, sequence_files
-from bokehfx.io.probe import MediaInfo, open_input, primary_video_stream
+from bokehfx.io.probe import MediaInfo, pix_fmt_traits
 from bokehfx.io.source import Frame
+from bokehfx.io.streams import Notes, StreamCopier
+from bokehfx.io.ycbcr import composite_planes, encode_frame
 from bokehfx.timecode import offset_timecode
 
 #: How far (seconds) copied streams may run ahead of the video when interleaving.
 COPY_LOOKAHEAD_S = Fraction(1, 2)
 #: Per-stream tags carried from the source's video stream to the rendered one.
 CARRIED_STREAM_TAGS = ("language", "handler_name", "title", "creation_time")
-#: Tags that describe the old encoding rather than the content: not copied.
-DERIVED_STREAM_TAGS = ("duration", "encoder", "number_of_frames", "number_of_bytes", "_statistics_tags", "bps")
 #: Default H.264 quality (libx264 CRF; 18 is visually lossless for most material).
 DEFAULT_CRF = 18
 #: Default libx264 speed/size trade-off.
@@ -92,15 +92,6 @@ class EncodeSettings:
             raise UsageError(f"--bit-depth {self.bit_depth} is not supported; use 8 or 10")
 
 
-@dataclass
-class _Notes:
-    items: list[str] = field(default_factory=list)
-
-    def add(self, text: str) -> None:
-        if text not in self.items:
-            self.items.append(text)
-
-
 def _codes16(values: np.ndarray) -> np.ndarray:
     """Plain values in 0..1 (alpha, depth) as rounded 16-bit codes."""
     return (np.clip(values, 0.0, 1.0) * 65535.0 + 0.5).astype(np.uint16)
@@ -117,142 +108,6 @@ def _pad_even(arr: np.ndarray, pad_w: int, pad_h: int) -> np.ndarray:
     if not (pad_w or pad_h):
         return arr
     return np.pad(arr, ((0, pad_h), (0, pad_w), (0, 0)), mode="edge")
-
-
-def _muxer_refusal(format_name: str, stream: av.stream.Stream) -> str | None:
-    """Why the ``format_name`` muxer refuses to copy ``stream`` (a header written to memory), or None.
-
-    Asking the muxer itself is the only reliable test: its codec tables are not the whole story
-    (QuickTime takes AMR but Opus only in MP4 mode, which only writing a header tells).
-    """
-    import av.logging
-
-    trial = av.open(io.BytesIO(), mode="w", format=format_name)
-    level, skip = av.logging.get_level(), av.logging.get_skip_repeated()
-    av.logging.set_level(av.logging.ERROR)  # FFmpeg's reason is only kept while errors are logged,
-    av.logging.set_skip_repeated(False)  # and the same refusal may come for every clip of a batch
-    try:
-        with av.logging.Capture() as logs:
-            trial.add_stream_from_template(stream)
-            trial.start_encoding()
-    except (ValueError, av.error.FFmpegError) as err:
-        reasons = [message.strip() for _, _, message in logs if message.strip()]
-        return reasons[-1] if reasons else str(err)
-    finally:
-        av.logging.set_level(level)
-        av.logging.set_skip_repeated(skip)
-        try:
-            trial.close()
-        except (ValueError, av.error.FFmpegError):
-            pass  # an unfinished in-memory trial; nothing to clean up
-    return None
-
-
-class StreamCopier:
-    """Copies a source's non-rendered streams packet for packet, in step with the video.
-
-    Opens its own read-only demuxer over the source, so memory stays bounded by the lookahead.
-    Only packets whose time falls in ``[start, stop)`` (seconds) are copied, shifted by ``-start``.
-    """
-
-    def __init__(self, source: MediaInfo, out: av.container.OutputContainer, notes: _Notes,
-                 start: Fraction | None, stop: Fraction | None) -> None:
-        self._start = start
-        self._stop = stop
-        self._map: dict[int, av.stream.Stream] = {}
-        self._container = None
-        self._packets = None
-        self._pending: av.Packet | None = None
-        self._done = False
-        if not source.streams or source.is_sequence:
-            self._done = True
-            return
-        container, _, _ = open_input(source.path)
-        main = primary_video_stream(container)
-        wanted = []
-        for stream in container.streams:
-            if stream.index == main.index:
-                continue
-            cc = stream.codec_context
-            name = cc.codec.canonical_name if cc is not None else "none"
-            tag = (getattr(cc, "codec_tag", "") or "") if cc is not None else ""
-            if stream.type == "data" and (tag == "tmcd" or name == "none"):
-                continue  # timecode tracks are rewritten from the timecode metadata
-            refusal = _muxer_refusal(out.format.name, stream)
-            if refusal is not None:
-                notes.add(f"dropped {stream.type} stream #{stream.index} ({name}): {refusal}")
-                continue
-            try:
-                ostream = out.add_stream_from_template(stream)
-            except (ValueError, av.error.FFmpegError) as err:
-                notes.add(f"dropped {stream.type} stream #{stream.index} ({name}): {err}")
-                continue
-            for key, value in stream.metadata.items():
-                if key.lower() not in DERIVED_STREAM_TAGS:
-                    ostream.metadata[key] = value
-            ostream.disposition = stream.disposition
-            if stream.type == "video":
-                notes.add(f"copied video stream #{stream.index} ({name}) as it is: only stream #{main.index} is rendered")
-            self._map[stream.index] = ostream
-            wanted.append(stream)
-        if not wanted:
-            container.close()
-            self._done = True
-            return
-        self._container = container
-        self._packets = container.demux(wanted)
-
-    def set_stop(self, stop: Fraction | None) -> None:
-        self._stop = stop
-
-    @property
-    def copied(self) -> int:
-        return len(self._map)
-
-    def _time(self, packet: av.Packet) -> Fraction | None:
-        ts = packet.dts if packet.dts is not None else packet.pts
-        return None if ts is None else ts * Fraction(packet.time_base)
-
-    def pump(self, until: Fraction | None, out: av.container.OutputContainer) -> None:
-        """Mux copied packets whose output time is < ``until`` (``None``: everything left)."""
-        while not self._done:
-            packet = self._pending
-            if packet is None:
-                try:
-                    packet = next(self._packets)
-                except (StopIteration, av.error.EOFError):
-                    self.close()
-                    return
-                except av.error.FFmpegError:
-                    self.close()  # a damaged tail: keep what was copied
-                    return
-            if packet.size == 0:
-                self._pending = None
-                continue
-            t = self._time(packet)  # source time
-            t_out = t - self._start if t is not None and self._start is not None else t
-            if until is not None and t_out is not None and t_out >= until:
-                self._pending = packet
-                return
-            self._pending = None
-            if t is not None and self._stop is not None and t >= self._stop:
-                continue
-            if t is not None and self._start is not None:
-                if t < self._start:
-                    continue
-                shift = round(self._start / Fraction(packet.time_base))
-                if packet.pts is not None:
-                    packet.pts -= shift
-                if packet.dts is not None:
-                    packet.dts -= shift
-            packet.stream = self._map[packet.stream_index]
-            out.mux(packet)
-
-    def close(self) -> None:
-        self._done = True
-        if self._container is not None:
-            self._container.close()
-            self._container = None
 
 
 class _AtomicTarget:
@@ -351,7 +206,7 @@ class MovieSink(_Sink):
         self.target = target
         self.source = source
         self.settings = settings or EncodeSettings()
-        self.notes = _Notes()
+        self.notes = Notes()
         self._start_index = start_index
         self._start_time = start_time
         self._lookahead = Fraction(copy_lookahead)
@@ -399,11 +254,13 @@ class MovieSink(_Sink):
             self.notes.add("full-range source written as video range: ProRes is video range by specification "
                            "(the picture is converted, not clipped)")
         self._range = out_range
-        self._matrix = sws_matrix(tags.matrix if tags.matrix not in (0,) else SPC_BT709, v.height)
+        self._matrix_code = tags.matrix if tags.matrix not in (0,) else SPC_BT709
+        self._matrix = sws_matrix(self._matrix_code, v.height)
         width, height = v.width, v.height
         # libx264 needs even dimensions for subsampled chroma; prores_ks pads macroblocks itself.
         self._pad_w = width % 2 if codec_name == "libx264" and pix_fmt.startswith(("yuv420", "yuv422")) else 0
         self._pad_h = height % 2 if codec_name == "libx264" and pix_fmt.startswith("yuv420") else 0
+        self._passthrough = passes_through(self.source, self.target)
         if self._pad_w or self._pad_h:
             self.notes.add(f"{width}x{height} padded to {width + self._pad_w}x{height + self._pad_h} by repeating "
                            f"the last column/row: {pix_fmt} needs even dimensions (nothing is stretched)")
@@ -450,6 +307,14 @@ class MovieSink(_Sink):
             self.abort()
             raise
 
+    def _pass_through(self, picture: av.VideoFrame) -> av.VideoFrame:
+        """The decoded picture in the output's format: one swscale pass over the code values."""
+        colour = self.source.video.colour
+        return picture.reformat(format=self._pix_fmt, src_colorspace=sws_matrix(colour.matrix, picture.height),
+                                dst_colorspace=self._matrix,
+                                src_color_range="JPEG" if colour.range == RANGE_FULL else "MPEG",
+                                dst_color_range="JPEG" if self._range == RANGE_FULL else "MPEG")
+
     def _muxer_options(self) -> dict[str, str]:
         # The QuickTime movie timescale defaults to 1000, which rounds edit lists (start offsets)
         # to milliseconds; use the video's own time base so timestamps survive exactly.
@@ -476,21 +341,38 @@ class MovieSink(_Sink):
         self._last_pts = pts
         return pts
 
-    def write(self, frame: Frame, image: np.ndarray | None = None, alpha: np.ndarray | None = None) -> None:
-        """Encode one rendered picture with the timing of ``frame`` (its own image when ``image`` is None)."""
+    def write(self, frame: Frame, image: np.ndarray | None = None, alpha: np.ndarray | None = None,
+              keep: np.ndarray | None = None) -> None:
+        """Encode one picture with the timing of ``frame``.
+
+        Args:
+            frame: the source frame (timing; its decoded picture when it kept one).
+            image: the rendered linear RGB; ``None`` (or ``frame.image`` itself) is the frame's own
+                picture, which is encoded from the decoded code values when the source allows it
+                (:func:`passes_through`): the identity path then keeps what the codec keeps.
+            alpha: the rendered alpha (``None``: the frame's own).
+            keep: ``(H, W)`` bool, pixels the renderer left as they were: written exactly as the
+                identity path writes them.
+        """
         if self._out is None:
             raise OutputError("the sink is not open")
-        image = frame.image if image is None else image
-        alpha = frame.alpha if alpha is None else alpha
         v = self.source.video
-        if image.shape[:2] != (v.height, v.width):
-            raise OutputError(f"rendered frame is {image.shape[1]}x{image.shape[0]}, expected {v.width}x{v.height}")
-        rgb = _encode_rgb48(image, self._transfer, alpha if self._has_alpha else None)
-        rgb = _pad_even(rgb, self._pad_w, self._pad_h)
-        av_frame = av.VideoFrame.from_ndarray(rgb, format="rgba64le" if rgb.shape[2] == 4 else "rgb48le")
-        av_frame = av_frame.reformat(format=self._pix_fmt, dst_colorspace=self._matrix, src_color_range="JPEG",
-                                     dst_color_range="JPEG" if self._range == RANGE_FULL else "MPEG",
-                                     interpolation="BICUBIC")
+        unchanged = image is None or image is frame.image
+        if unchanged and self._passthrough and frame.picture is not None:
+            av_frame = self._pass_through(frame.picture)
+        else:
+            image = frame.image if image is None else image
+            alpha = frame.alpha if alpha is None else alpha
+            if image.shape[:2] != (v.height, v.width):
+                raise OutputError(f"rendered frame is {image.shape[1]}x{image.shape[0]}, expected {v.width}x{v.height}")
+            code = _pad_even(encode_unclipped(image, self._transfer), self._pad_w, self._pad_h)
+            if alpha is not None and self._has_alpha:
+                alpha = _pad_even(alpha[..., None], self._pad_w, self._pad_h)[..., 0]
+            av_frame = encode_frame(code, self._pix_fmt, full_range=self._range == RANGE_FULL,
+                                    matrix=self._matrix_code, height=v.height,
+                                    alpha=alpha if self._has_alpha else None)
+            if keep is not None and self._passthrough and frame.picture is not None and keep.any():
+                composite_planes(av_frame, self._pass_through(frame.picture), keep)
         av_frame.pts = self._next_pts(frame)
         av_frame.time_base = v.time_base
         if frame.duration:
@@ -573,7 +455,7 @@ class SequenceSink(_Sink):
             raise OutputError(f"{str(target.path)!r} is not an image-sequence pattern")
         self.target = target
         self.source = source
-        self.notes = _Notes()
+        self.notes = Notes()
         base = source.first_number if source.first_number is not None else 0
         self.start_number = (start_number if start_number is not None else base) + start_index
         self.frames_written = 0
@@ -617,7 +499,9 @@ class SequenceSink(_Sink):
             self.abort()
             raise
 
-    def write(self, frame: Frame, image: np.ndarray | None = None, alpha: np.ndarray | None = None) -> None:
+    def write(self, frame: Frame, image: np.ndarray | None = None, alpha: np.ndarray | None = None,
+              keep: np.ndarray | None = None) -> None:
+        """Write one picture (``keep`` is accepted for the movie sink's signature: float frames are exact)."""
         image = frame.image if image is None else image
         alpha = frame.alpha if alpha is None else alpha
         if self.data:
@@ -738,6 +622,23 @@ def write_data(path: str | Path, maps: Iterable[np.ndarray], source: MediaInfo, 
             else:
                 sink.write(Frame(index, None, None, time_base, np.asarray(values, dtype=np.float32)))
     return target.path
+
+
+def passes_through(source: MediaInfo, target: OutputTarget) -> bool:
+    """True when ``target`` can be written from the source's decoded code values for unchanged pictures.
+
+    That is every movie output of an integer-coded video source: its transfer, primaries and
+    matrix carry over, so an unchanged picture needs only its format changed. Float and linear
+    sources and stills are written as Rec.709 video, which changes the picture; they go through
+    linear light.
+    """
+    v = source.video
+    if target.is_sequence or target.codec is None or v.is_image:
+        return False
+    if target.codec is Codec.h264 and (v.width % 2 or v.height % 2):
+        return False  # padded to even dimensions: written from the padded linear picture
+    _, _, _, is_float = pix_fmt_traits(v.pix_fmt)
+    return not is_float and effective_transfer(v.colour, is_image=False) != TRC_LINEAR
 
 
 def open_sink(target: OutputTarget, source: MediaInfo, **kwargs) -> MovieSink | SequenceSink:

@@ -18,12 +18,12 @@ import numpy as np
 from av.video.reformatter import Interpolation
 
 from bokehfx.errors import CorruptMediaError, UsageError
-from bokehfx.io.colour import RANGE_FULL, effective_transfer, linearize_u16, sws_matrix
+from bokehfx.io.colour import RANGE_FULL, effective_transfer, linearize_float, linearize_u16, sws_matrix
 from bokehfx.io.probe import MediaInfo, open_input, pix_fmt_traits, primary_video_stream, probe
+from bokehfx.io.ycbcr import decode_rgb, planar_name
 
-#: swscale chroma filter for YUV -> RGB. It matches the encoder side (bicubic chroma subsampling),
-#: which keeps decode/encode round trips closest to lossless: on the repository's real clips this
-#: measured 52-60 dB for ProRes HQ, against 33-47 dB with ACCURATE_RND / FULL_CHR_H_* variants.
+#: swscale filter for the RGB sources it converts (Y'CbCr sources go through :mod:`bokehfx.io.ycbcr`,
+#: which keeps out-of-gamut values that swscale would clip).
 DECODE_INTERPOLATION = Interpolation.BICUBIC
 
 
@@ -110,15 +110,19 @@ class Frame:
         duration: frame duration in ``time_base`` units (``None`` when unknown).
         time_base: the source stream's time base.
         image: ``float32`` array ``(H, W, 3)``, linear light, source primaries; values above 1.0 kept.
+            ``None`` when the source was asked for decoded pictures only (``linear=False``).
         alpha: ``float32`` array ``(H, W)`` in 0..1 when the source has alpha, else ``None``.
+        picture: the decoded picture as the codec gave it, when the source was asked to keep it
+            (the sink writes unchanged pixels from its code values).
     """
 
     index: int
     pts: int | None
     duration: int | None
     time_base: Fraction
-    image: np.ndarray
+    image: np.ndarray | None
     alpha: np.ndarray | None = None
+    picture: av.VideoFrame | None = None
 
     @property
     def time(self) -> Fraction | None:
@@ -168,12 +172,17 @@ class VideoSource:
         prefetch: frames decoded and converted ahead on a worker thread (0: decode on the caller's
             thread). Decoding and colour conversion then overlap with rendering and encoding;
             memory grows by at most this many frames.
+        linear: convert each picture to linear float RGB (``Frame.image``); without it frames carry
+            only their decoded ``picture`` (for a sink that writes unchanged pictures from it).
+        keep_picture: also keep each decoded picture beside its linear image.
     """
 
     def __init__(self, path: str | Path, *, fps: Fraction | None = None,
                  frame_range: tuple[int, int | None] | None = None, info: MediaInfo | None = None,
-                 prefetch: int = DEFAULT_PREFETCH) -> None:
+                 prefetch: int = DEFAULT_PREFETCH, linear: bool = True, keep_picture: bool = False) -> None:
         self.info = info or probe(path, fps=fps)
+        self.linear = linear
+        self.keep_picture = keep_picture or not linear
         self.prefetch = prefetch
         self.path = Path(path)
         self.frame_range = frame_range
@@ -184,6 +193,8 @@ class VideoSource:
         depth, self.has_alpha, self._is_rgb, self._is_float = pix_fmt_traits(v.pix_fmt)
         self._matrix = sws_matrix(v.colour.matrix, v.height)
         self._range = "JPEG" if v.colour.range == RANGE_FULL else "MPEG"
+        self._full_range = v.colour.range == RANGE_FULL
+        self._matrix_code = v.colour.matrix
 
     def __enter__(self) -> "VideoSource":
         return self
@@ -221,6 +232,9 @@ class VideoSource:
 
                 image = to_linear(image, self.transfer)
             return image, (np.ascontiguousarray(arr[..., 3]) if has_alpha else None)
+        if not is_rgb and planar_name(frame.format, frame.width, frame.height) is not None:
+            code, alpha = decode_rgb(frame, full_range=self._full_range, matrix=self._matrix_code)
+            return linearize_float(code, self.transfer), alpha
         target = "rgba64le" if has_alpha else "rgb48le"
         kwargs: dict[str, object] = {"interpolation": DECODE_INTERPOLATION}
         if not is_rgb:
@@ -249,9 +263,10 @@ class VideoSource:
                 if stop is not None and index >= stop:
                     break
                 if index >= start:
-                    image, alpha = self.convert(av_frame)
+                    image, alpha = self.convert(av_frame) if self.linear else (None, None)
                     duration = av_frame.duration if av_frame.duration else None
-                    yield Frame(index, av_frame.pts, duration, time_base, image, alpha)
+                    yield Frame(index, av_frame.pts, duration, time_base, image, alpha,
+                                av_frame if self.keep_picture else None)
                 index += 1
         except av.error.FFmpegError as err:
             raise CorruptMediaError(

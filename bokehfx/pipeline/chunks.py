@@ -264,7 +264,7 @@ class ResumableRender:
     # -- 2. chunks ------------------------------------------------------------------------------
     def render_chunk(self, prep: Prepass, index: int) -> int:
         """Render chunk ``index`` (unless it is done); returns its frame count."""
-        from bokehfx.io.sink import MovieSink
+        from bokehfx.io.sink import MovieSink, passes_through
         from bokehfx.io.source import VideoSource
         from bokehfx.pipeline.job import _frame_end
 
@@ -278,7 +278,9 @@ class ResumableRender:
             sink = MovieSink(target, info, settings=self.request.encode, copy_streams=False)
             first_time = end_time = None
             written = 0
-            with VideoSource(self.request.input, fps=self.request.fps, frame_range=(start, stop), info=info) as src:
+            direct = passes_through(info, target)  # as a one-shot render: unchanged pixels from their code values
+            with VideoSource(self.request.input, fps=self.request.fps, frame_range=(start, stop), info=info,
+                             linear=stage is not None or not direct, keep_picture=direct) as src:
                 with sink:
                     batch: list[Any] = []
                     for frame in src:
@@ -319,9 +321,9 @@ class ResumableRender:
     def _flush(frames: list[Any], stage: Any, sink: Any) -> int:
         if not frames:
             return 0
-        outs = [(f.image, f.alpha) for f in frames] if stage is None else stage(frames)
-        for frame, (image, alpha) in zip(frames, outs):
-            sink.write(frame, image, alpha)
+        outs = [(None, None)] * len(frames) if stage is None else stage(frames)  # None: the frame's own
+        for frame, out in zip(frames, outs):
+            sink.write(frame, *out)
         return len(frames)
 
     # -- 3. join --------------------------------------------------------------------------------

@@ -24,6 +24,9 @@ from bokehfx.renderers.base import Look, Renderer
 
 #: The smallest coverage by which rendered premultiplied colour is divided back to straight colour.
 MIN_COVERAGE = 1e-6
+#: Relative change below which a rendered pixel counts as left untouched (float rounding of the
+#: renderer's normalisation, below half a 10-bit code step anywhere on the curve).
+UNTOUCHED_TOLERANCE = 1e-4
 
 
 class OutputView(str, enum.Enum):
@@ -122,6 +125,30 @@ class DepthOfFieldStage:
             straight = colour / coverage.clamp_min(MIN_COVERAGE)
             out = straight.permute(0, 2, 3, 1).cpu().numpy()
             cov = coverage[:, 0].cpu().numpy()
-            return [(np.ascontiguousarray(out[i]), np.ascontiguousarray(cov[i])) for i in range(n)]
-        out = self.engine.render(rgb, disp_t, f, k, self.look).permute(0, 2, 3, 1).cpu().numpy()
-        return [(np.ascontiguousarray(out[i]), alphas[i]) for i in range(n)]
+            rendered = [(np.ascontiguousarray(out[i]), np.ascontiguousarray(cov[i])) for i in range(n)]
+        else:
+            out = self.engine.render(rgb, disp_t, f, k, self.look).permute(0, 2, 3, 1).cpu().numpy()
+            rendered = [(np.ascontiguousarray(out[i]), alphas[i]) for i in range(n)]
+        return [self._keep_in_focus(frame, disp, fi, ki, image, alpha)
+                for frame, disp, fi, ki, (image, alpha) in zip(frames, disparity, self.focus[-n:], self.blur[-n:],
+                                                               rendered)]
+
+    def _keep_in_focus(self, frame: Frame, disp: np.ndarray, focus: float, k: float, image: np.ndarray,
+                       alpha: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+        """(image, alpha, keep): pixels whose CoC is 0 and that nothing spread onto are the source's own.
+
+        ``keep`` marks them; they are set back to the decoded values here (exact for float outputs)
+        and the sink writes them from the decoded code values, exactly as the identity path does.
+        """
+        if k == 0 or self.look.max_blur == 0:
+            coc_zero = np.ones(disp.shape, bool)
+        else:
+            coc_zero = disp == np.float32(focus)
+        change = np.abs(image - frame.image).max(axis=2)
+        keep = coc_zero & (change <= UNTOUCHED_TOLERANCE * (1.0 + np.abs(frame.image).max(axis=2)))
+        if alpha is not None and frame.alpha is not None:
+            keep &= np.abs(alpha - frame.alpha) <= UNTOUCHED_TOLERANCE
+        np.copyto(image, frame.image, where=keep[..., None])
+        if alpha is not None and frame.alpha is not None:
+            np.copyto(alpha, frame.alpha, where=keep)
+        return image, alpha, keep

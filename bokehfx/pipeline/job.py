@@ -2,8 +2,9 @@
 
 The job owns no pixels for longer than one window. The renderer is any callable that maps a
 list of :class:`~bokehfx.io.source.Frame` to a list of (image, alpha) pairs of the same length;
-``None`` is the identity (``--blur 0``): every picture goes through decode, linear light and encode
-unchanged, which is how a faithful copy is made.
+``None`` is the identity (``--blur 0``): a faithful copy. Movie outputs of video sources then encode
+each decoded picture from its own code values (one format change, as a plain transcode would);
+other outputs take it through linear light.
 """
 
 from __future__ import annotations
@@ -14,29 +15,29 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Callable, Protocol, Sequence, runtime_checkable
 
-import numpy as np
-
 from bokehfx.errors import UsageError
 from bokehfx.io.paths import Codec, check_input, output_target
 from bokehfx.io.probe import MediaInfo, probe
-from bokehfx.io.sink import COPY_LOOKAHEAD_S, EncodeSettings, check_output, open_sink
+from bokehfx.io.sink import COPY_LOOKAHEAD_S, EncodeSettings, check_output, open_sink, passes_through
 from bokehfx.io.source import Frame, VideoSource
 
 #: Frames handed to the renderer at once when it does not ask for another size.
 DEFAULT_BATCH = 8
 
-FrameRenderer = Callable[[Sequence[Frame]], Sequence[tuple[np.ndarray, np.ndarray | None]]]
+#: frames -> per frame (image, alpha) or (image, alpha, keep): ``keep`` marks the pixels left as they
+#: were, which the sink writes exactly as the identity path does.
+FrameRenderer = Callable[[Sequence[Frame]], Sequence[tuple]]
 
 
 @runtime_checkable
 class WindowedRenderer(Protocol):
     """A renderer that needs frames ahead: it returns frames when they are finished, not when given."""
 
-    def push(self, frames: Sequence[Frame]) -> list[tuple[Frame, np.ndarray, np.ndarray | None]]:
+    def push(self, frames: Sequence[Frame]) -> list[tuple]:
         """Take decoded frames; return the (frame, picture, alpha) of those finished now, in order."""
         ...
 
-    def finish(self) -> list[tuple[Frame, np.ndarray, np.ndarray | None]]:
+    def finish(self) -> list[tuple]:
         """End of the clip: return every frame still held."""
         ...
 
@@ -98,7 +99,11 @@ def run_render(request: RenderRequest, renderer: FrameRenderer | WindowedRendere
     info = info or probe(request.input, fps=request.fps)
     started = time.perf_counter()
     done = 0
-    with VideoSource(request.input, fps=request.fps, frame_range=request.frames, info=info) as src:
+    # Unchanged pixels are written from the decoded code values where the output allows it: the
+    # identity path then never leaves them, and a renderer's untouched pixels are put back from them.
+    direct = passes_through(info, target)
+    with VideoSource(request.input, fps=request.fps, frame_range=request.frames, info=info,
+                     linear=renderer is not None or not direct, keep_picture=direct) as src:
         expected = src.expected_frames
         frames_iter = iter(src)
         first = next(frames_iter, None)
@@ -117,24 +122,25 @@ def run_render(request: RenderRequest, renderer: FrameRenderer | WindowedRendere
 
             windowed = isinstance(renderer, WindowedRenderer)
 
-            def emit(ready: Sequence[tuple[Frame, np.ndarray, np.ndarray | None]]) -> None:
+            def emit(ready: Sequence[tuple]) -> None:
+                """Write ``(frame, picture, alpha[, keep])`` tuples (None: the frame's own)."""
                 nonlocal done
-                for frame, image, alpha in ready:
-                    sink.write(frame, image, alpha)
+                for frame, *out in ready:
+                    sink.write(frame, *out)
                 done += len(ready)
                 if progress is not None and ready:
                     progress(done, expected)
 
             def flush(frames: list[Frame]) -> None:
                 if renderer is None:
-                    emit([(f, f.image, f.alpha) for f in frames])
+                    emit([(f, None, None) for f in frames])  # each frame's own picture
                 elif windowed:
                     emit(renderer.push(frames))
                 else:
                     outs = renderer(frames)
                     if len(outs) != len(frames):
                         raise RuntimeError(f"renderer returned {len(outs)} frames for {len(frames)}")
-                    emit([(frame, image, alpha) for frame, (image, alpha) in zip(frames, outs)])
+                    emit([(frame, *out) for frame, out in zip(frames, outs)])
 
             for frame in frames_iter:
                 if len(batch) >= request.batch:
