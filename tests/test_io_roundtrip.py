@@ -283,3 +283,12 @@ def test_hdr_pq_clip_keeps_its_tags_and_highlights(tmp_path: Path, suffix: str) 
         f = next(c.decode(video=0))
         assert (f.color_primaries, f.color_trc, f.colorspace) == (9, TRC_PQ, 9)
     assert min(psnr16(a, b) for a, b in zip(decode_rgb48(src), decode_rgb48(out))) > 45
+
+
+def test_an_intra_only_source_does_not_force_a_keyframe_on_every_h264_frame(tmp_path: Path) -> None:
+    src = write_clip(tmp_path / "intra.mov", gradient_frames(24, 64, 48), codec="prores_ks", pix_fmt="yuv422p10le")
+    out = tmp_path / "copy.mp4"
+    render(src, out)
+    with av.open(str(out)) as c:
+        keys = [p.is_keyframe for p in c.demux(video=0) if p.size]
+    assert len(keys) == 24 and sum(keys) == 1  # ProRes marks every picture I; the copy is one GOP

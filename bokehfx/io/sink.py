@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Iterable
 
 import av
+from av.video.frame import PictureType
 import numpy as np
 
 from bokehfx.errors import OutputError, OutputExistsError, UsageError
@@ -308,12 +309,18 @@ class MovieSink(_Sink):
             raise
 
     def _pass_through(self, picture: av.VideoFrame) -> av.VideoFrame:
-        """The decoded picture in the output's format: one swscale pass over the code values."""
+        """The decoded picture in the output's format: one swscale pass over the code values.
+
+        The decoder's picture type is cleared: an intra-only source (ProRes, MJPEG) marks every
+        picture I, which an inter-frame encoder would obey with a keyframe per frame.
+        """
         colour = self.source.video.colour
-        return picture.reformat(format=self._pix_fmt, src_colorspace=sws_matrix(colour.matrix, picture.height),
-                                dst_colorspace=self._matrix,
-                                src_color_range="JPEG" if colour.range == RANGE_FULL else "MPEG",
-                                dst_color_range="JPEG" if self._range == RANGE_FULL else "MPEG")
+        out = picture.reformat(format=self._pix_fmt, src_colorspace=sws_matrix(colour.matrix, picture.height),
+                               dst_colorspace=self._matrix,
+                               src_color_range="JPEG" if colour.range == RANGE_FULL else "MPEG",
+                               dst_color_range="JPEG" if self._range == RANGE_FULL else "MPEG")
+        out.pict_type = PictureType.NONE
+        return out
 
     def _muxer_options(self) -> dict[str, str]:
         # The QuickTime movie timescale defaults to 1000, which rounds edit lists (start offsets)
