@@ -6,12 +6,6 @@ from cli.app import app, not_implemented
 
 
 @app.command()
-def train() -> None:
-    """Train the diffusion renderer on data made by the physical renderer."""
-    not_implemented("`bokehfx train`")
-
-
-@app.command()
 def watch() -> None:
     """Watch a folder and render every clip dropped into it."""
     not_implemented("`bokehfx watch`")
