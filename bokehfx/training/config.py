@@ -148,6 +148,7 @@ class TrainConfig:
     training: TrainingConfig = TrainingConfig()
     validation: ValidationConfig = ValidationConfig()
     base_dir: Path = field(default=Path("."), compare=False)
+    source_text: str = field(default="", compare=False)
 
     @property
     def total_steps(self) -> int:
@@ -234,7 +235,7 @@ def _check_field(name: str, value: Any, where: str) -> None:
 
 def _table(cls: type, table: dict[str, Any], where: str) -> Any:
     hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls) if f.init and f.name != "base_dir"}
+    names = {f.name for f in dataclasses.fields(cls) if f.init and f.name not in ("base_dir", "source_text")}
     for key in table:
         if key not in names:
             raise _fail(f"{where}.{key}" if where else key, f"unknown key (known: {', '.join(sorted(names))})")
@@ -339,7 +340,7 @@ def parse_config(text: str, base_dir: Path | None = None) -> TrainConfig:
     _positive("data.rate", d.rate)
     _positive("data.samples_per_epoch", d.samples_per_epoch)
     _positive("data.num_workers", d.num_workers, allow_zero=True)
-    return dataclasses.replace(config, data=_check_sources(d, base), base_dir=base)
+    return dataclasses.replace(config, data=_check_sources(d, base), base_dir=base, source_text=text)
 
 
 def load_config(path: str | Path) -> TrainConfig:
@@ -357,7 +358,7 @@ def config_fields() -> dict[str, list[str]]:
                       ("data.look", LookRanges), ("data.crop", CropRanges), ("data.corruption", DisparityCorruption),
                       ("data.sources", SourceConfig), ("training", TrainingConfig),
                       ("validation", ValidationConfig), ("stages", StageConfig)):
-        out[name] = [f.name for f in dataclasses.fields(cls) if f.init and f.name != "base_dir"]
+        out[name] = [f.name for f in dataclasses.fields(cls) if f.init]
     return out
 
 
