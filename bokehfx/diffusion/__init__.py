@@ -1,0 +1,1 @@
+"""The diffusion renderer's pipeline (diffusers conventions), its windowed sampler and model loading."""

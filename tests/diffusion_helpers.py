@@ -1,0 +1,36 @@
+"""Tiny diffusion models for the tests: built from random weights, never downloaded."""
+
+from __future__ import annotations
+
+import torch
+
+from bokehfx.diffusion.loading import build_tiny_pipeline
+
+#: Mix factor that makes every spatio-temporal blend take the spatial branch only (sigmoid = 1.0).
+SPATIAL_ONLY_MIX = 100.0
+
+
+def tiny_pipeline(seed: int = 0):
+    return build_tiny_pipeline(seed)
+
+
+def make_position_independent(pipe) -> None:
+    """Every frame computed on its own: temporal layers blended out, the VAE's temporal conv an identity."""
+    with torch.no_grad():
+        for model in (pipe.unet, pipe.vae):
+            for name, param in model.named_parameters():
+                if name.endswith("mix_factor"):
+                    param.fill_(SPATIAL_ONLY_MIX)
+        conv = pipe.vae.decoder.time_conv_out
+        conv.weight.zero_()
+        conv.bias.zero_()
+        for c in range(conv.weight.shape[0]):
+            conv.weight[c, c, conv.weight.shape[2] // 2] = 1.0
+
+
+def inputs(frames: int = 3, height: int = 24, width: int = 32, seed: int = 1):
+    """All-in-focus frames in [0, 1], a disparity ramp, focus and blur per frame."""
+    g = torch.Generator().manual_seed(seed)
+    rgb = torch.rand(frames, 3, height, width, generator=g)
+    ramp = torch.linspace(0, 1, width).view(1, 1, 1, width).expand(frames, 1, height, width).clone()
+    return rgb, ramp, torch.full((frames,), 0.3), torch.full((frames,), 6.0)
