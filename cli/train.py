@@ -60,10 +60,18 @@ def train(
     from bokehfx.training.loop import run_training
 
     out_dir = output or Path(DEFAULT_RUNS_DIR) / config.stem
+    from cli.app import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, fail
+
     show = wants_progress(quiet)
-    with _train_progress(show) as progress:
-        result = run_training(settings, out_dir, max_steps=max_steps, resume=resume, device=device,
-                              progress=progress)
+    saved = f"a checkpoint of the steps done is in {str(out_dir / 'checkpoints')!r}; continue with --resume"
+    try:
+        with _train_progress(show) as progress:
+            result = run_training(settings, out_dir, max_steps=max_steps, resume=resume, device=device,
+                                  progress=progress)
+    except KeyboardInterrupt:
+        fail(f"interrupted; {saved}", EXIT_INTERRUPTED)
+    except Terminated:
+        fail(f"terminated; {saved}", EXIT_TERMINATED)
     if not quiet:
         typer.echo(f"bokehfx train: {result.steps} steps, last loss {result.last_loss:.4g}; "
                    f"model: {result.model_dir}", err=True)

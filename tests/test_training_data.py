@@ -18,6 +18,7 @@ from bokehfx.training.augment import CropRanges, DisparityCorruption, corrupt_di
 from bokehfx.training.datasets import FolderPairs, PairSynthesizer, SynthesisSpec, render_reference
 from bokehfx.training.sampling import FocusRanges, instruction, sample_focus
 from bokehfx.training.sources import ClipSource, ProceduralSource
+from tests.training_helpers import one_thread  # noqa: F401  (autouse fixture)
 
 SIZE = (32, 48)
 RATE = Fraction(24)

@@ -133,6 +133,13 @@ def _check_run_dir(run_dir: Path, resume: bool) -> Path | None:
 
 
 def _export(pipe, module, ema, run_dir: Path) -> Path:
+    from diffusers.utils import logging as diffusers_logging
+    from huggingface_hub.utils import disable_progress_bars
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    diffusers_logging.disable_progress_bar()
+    disable_progress_bars()
     final = run_dir / MODEL_DIRNAME
     tmp = Path(tempfile.mkdtemp(prefix=".model.", dir=run_dir))
     params = _ema_parameters(module) if ema is not None else []
