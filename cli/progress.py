@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import sys
 from contextlib import contextmanager
-from typing import Callable, Iterator
+from contextvars import ContextVar
+from typing import Any, Callable, Iterator
+
+#: The ``--progress-json`` log of the running command (a :class:`bokehfx.jobs.progress.ProgressLog`), if any;
+#: every :func:`frame_progress` bar also feeds it.
+json_progress: ContextVar[Any] = ContextVar("json_progress", default=None)
 
 
 def wants_progress(quiet: bool) -> bool:
@@ -14,7 +19,26 @@ def wants_progress(quiet: bool) -> bool:
 
 @contextmanager
 def frame_progress(label: str, enabled: bool) -> Iterator[Callable[[int, "int | None"], None]]:
-    """Yield a ``progress(done, total)`` callback drawing a rich bar on stderr, or a no-op."""
+    """Yield a ``progress(done, total)`` callback drawing a rich bar on stderr, or a no-op.
+
+    With ``--progress-json`` the same calls also become JSON lines (stage ``render``, ``clip`` = label).
+    """
+    log = json_progress.get()
+    if log is not None:
+        log.set_stage("render", clip=label)
+        with _bar(label, enabled) as draw:
+            def both(done: int, total: "int | None") -> None:
+                draw(done, total)
+                log.frames(done, total)
+
+            yield both
+        return
+    with _bar(label, enabled) as draw:
+        yield draw
+
+
+@contextmanager
+def _bar(label: str, enabled: bool) -> Iterator[Callable[[int, "int | None"], None]]:
     if not enabled:
         yield lambda done, total: None
         return

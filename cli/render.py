@@ -10,12 +10,15 @@ from typing import Annotated, Optional
 import typer
 
 from bokehfx.io.paths import Codec
-from cli.app import app, not_implemented
+from cli.app import app
+from cli.jobfile import job_option_callback, keyframe_plan, with_job_file
 
 LOOK = "Look"
 DEPTH = "Depth"
 FOCUS = "Focus"
 OUTPUT = "Output"
+DIFFUSION = "Diffusion renderer"
+JOB = "Job"
 
 
 class DepthKind(str, enum.Enum):
@@ -33,6 +36,7 @@ class DepthEncoding(str, enum.Enum):
     tum = "tum"
     nyu = "nyu"
     sun = "sun"
+    middlebury = "middlebury"
 
 
 class RendererName(str, enum.Enum):
@@ -69,6 +73,7 @@ class Precision(str, enum.Enum):
 
 
 @app.command()
+@with_job_file
 def render(
     input: Annotated[Optional[str], typer.Argument(
         help="Video file, still, or image-sequence pattern (plate.%04d.exr). Omit with --timeline.",
@@ -142,18 +147,53 @@ def render(
                                                       rich_help_panel=LOOK)] = None,
     renderer: Annotated[RendererName, typer.Option(help="Rendering engine.", rich_help_panel=LOOK)]
     = RendererName.physical,
-    ref: Annotated[Optional[str], typer.Option(help="Reference bokeh image (diffusion renderer).",
-                                               rich_help_panel=LOOK)] = None,
+    ref: Annotated[Optional[str], typer.Option(help="Reference bokeh image (diffusion renderer): its blur "
+                                                    "pattern and strength, not its content, steer the look.",
+                                               rich_help_panel=DIFFUSION)] = None,
+    model: Annotated[Optional[str], typer.Option(
+        help="Diffusion model folder or hub id (--renderer diffusion); `bokehfx model init` makes one.",
+        rich_help_panel=DIFFUSION, show_default=False)] = None,
+    steps: Annotated[Optional[int], typer.Option(
+        help="Denoising steps of the diffusion renderer: 1 (default) is the one-step mode.",
+        rich_help_panel=DIFFUSION, show_default=False)] = None,
+    window: Annotated[Optional[int], typer.Option(
+        help="Frames per diffusion window (default: the model's, 25 for SVD-xt).", rich_help_panel=DIFFUSION,
+        show_default=False)] = None,
+    overlap: Annotated[Optional[int], typer.Option(
+        help="Frames shared by consecutive diffusion windows (default: a quarter window).",
+        rich_help_panel=DIFFUSION, show_default=False)] = None,
+    seed: Annotated[Optional[int], typer.Option(
+        help="Seed of the diffusion noise (default 0); the same seed gives the same render.",
+        rich_help_panel=DIFFUSION, show_default=False)] = None,
+    guidance_image: Annotated[Optional[float], typer.Option(
+        help="Guidance scale of the reference image (default 1.5; 1 = no guidance).", rich_help_panel=DIFFUSION,
+        show_default=False)] = None,
+    guidance_text: Annotated[Optional[float], typer.Option(
+        help="Guidance scale of the instruction --prompt (default 3.0; 1 = no guidance).",
+        rich_help_panel=DIFFUSION, show_default=False)] = None,
+    diffusion_size: Annotated[Optional[str], typer.Option(
+        help="WxH whose area the diffusion model works at, the clip's aspect kept (default: the model's, "
+             "1024x576 for SVD); the render is composited back at the clip's size.", rich_help_panel=DIFFUSION,
+        show_default=False)] = None,
+    offload: Annotated[bool, typer.Option(
+        "--offload", help="Keep diffusion model parts on the CPU until each runs (saves GPU memory; --device cuda).",
+        rich_help_panel=DIFFUSION)] = False,
     depth: Annotated[str, typer.Option(
         help="auto (sidecar if given, else the depth cache, else the estimator) or a sidecar: a video, "
              "an image sequence (depth.%04d.exr), or one still used for every frame.", rich_help_panel=DEPTH)]
     = "auto",
-    depth_kind: Annotated[DepthKind, typer.Option(
-        help="Meaning of the sidecar values: depth (converted as 1/depth) or disparity (near is high).",
-        rich_help_panel=DEPTH)] = DepthKind.depth,
+    depth_kind: Annotated[Optional[DepthKind], typer.Option(
+        help="Meaning of the sidecar values: depth (converted as 1/depth; 0 = unknown) or disparity (near is "
+             "high; 0 = farthest). Default: depth, or what --depth-encoding stores.", show_default=False,
+        rich_help_panel=DEPTH)] = None,
     depth_encoding: Annotated[DepthEncoding, typer.Option(
-        help="Sidecar storage: raw, mm (uint16 millimetres), tum (5000 per metre), nyu (Kinect), sun (SUN RGB-D).",
+        help="Sidecar storage: raw, mm (uint16 millimetres), tum (5000 per metre), nyu (Kinect), sun (SUN RGB-D), "
+             "middlebury (disparity, 0 = unknown).",
         rich_help_panel=DEPTH)] = DepthEncoding.raw,
+    depth_invalid: Annotated[Optional[float], typer.Option(
+        "--depth-invalid", help="A stored sidecar value that means unknown (e.g. 0 for disparity whose 0 is a "
+                                "hole, 65535 for a sensor's miss code); such pixels are filled from neighbours.",
+        show_default=False, rich_help_panel=DEPTH)] = None,
     depth_range: Annotated[Optional[str], typer.Option(
         help="NEAR,FAR metric range of a depth sidecar (FAR may be inf); fixes the normalization.",
         rich_help_panel=DEPTH)] = None,
@@ -174,6 +214,14 @@ def render(
     device: Annotated[str, typer.Option(help="cpu, cuda, cuda:N or auto.", rich_help_panel=DEPTH)] = "cpu",
     dtype: Annotated[Precision, typer.Option(help="Engine precision (fp16/bf16 on GPU).",
                                              rich_help_panel=DEPTH)] = Precision.fp32,
+    job: Annotated[Optional[str], typer.Option(
+        help="A bokehfx.job/1 JSON job file: the options of this command by their long names (- written _), "
+             "plus focus keyframes. Flags given beside it override it.", callback=job_option_callback,
+        is_eager=True, show_default=False, rich_help_panel=JOB)] = None,
+    progress_json: Annotated[Optional[str], typer.Option(
+        "--progress-json", help="Write progress as JSON lines to this file (frames done/total, fps, seconds "
+                                "left, stage), ending with a line whose status is done, failed or interrupted.",
+        show_default=False, rich_help_panel=JOB)] = None,
 ) -> None:
     """Render depth of field onto a clip (decode, focus plan, depth, render, encode).
 
@@ -188,10 +236,9 @@ def render(
         raise UsageError("missing INPUT: the clip to render (or --timeline FILE)")
     if timeline is not None and input is not None:
         raise UsageError("give either INPUT or --timeline, not both")
-    if renderer is RendererName.diffusion:
-        not_implemented("the diffusion renderer")
-    if ref is not None:
-        not_implemented("--ref (a reference bokeh image steers the diffusion renderer)")
+    diffusion = _diffusion_request(renderer, prompt, model=model, ref=ref, steps=steps, window=window,
+                                   overlap=overlap, seed=seed, guidance_image=guidance_image,
+                                   guidance_text=guidance_text, diffusion_size=diffusion_size, offload=offload)
     if on_lost not in ("raise", "hold"):
         raise UsageError(f"--on-lost {on_lost!r} must be raise or hold")
 
@@ -216,8 +263,9 @@ def render(
                 highlight_threshold=highlight_threshold, highlight_gain=highlight_gain, max_blur=max_blur)
     where = _device(device)
     depth_spec = DepthSpec(
-        path=None if depth == "auto" else Path(depth), kind=depth_kind.value, encoding=depth_encoding.value,
-        depth_range=_depth_range(depth_range), model=depth_model, device=where,
+        path=None if depth == "auto" else Path(depth), kind=depth_kind.value if depth_kind else None,
+        encoding=depth_encoding.value, depth_range=_depth_range(depth_range), invalid=depth_invalid,
+        model=depth_model, device=where,
         window=depth_window, overlap=depth_overlap, smoothing=depth_smoothing,
         cache_dir=Path(depth_cache) if depth_cache else None,
     )
@@ -226,7 +274,7 @@ def render(
                            region=_region(focus_region)), look=look,
         view=OutputView(view.value), depth=depth_spec, device=where,
         dtype=None if dtype is Precision.fp32 else dtype.value, on_lost=on_lost,
-        save_depth=Path(save_depth) if save_depth else None,
+        save_depth=Path(save_depth) if save_depth else None, diffusion=diffusion,
     )
     encode = EncodeSettings(crf=crf, bit_depth=bit_depth)
     show = wants_progress(quiet)
@@ -250,7 +298,8 @@ def render(
     request = RenderRequest(input=Path(input), output=Path(output), codec=codec, frames=parse_frame_range(frames),
                             force=force, fps=parse_fps(fps), encode=encode)
     with frame_progress(f"render {Path(input).name}", show) as progress:
-        result, _ = render_clip(request, settings, progress=progress)
+        result, _ = render_clip(request, settings, progress=progress,
+                                plan=keyframe_plan(input, fps, prompt))
     if not quiet:
         for note in result.notes:
             sys.stderr.write(f"note: {note}\n")
@@ -311,3 +360,38 @@ def _device(text: str) -> str:
         if not torch.cuda.is_available():
             raise UsageError(f"--device {text} asked for, but no CUDA device is available here")
     return text
+
+
+def _diffusion_request(renderer: RendererName, prompt: str | None, *, model: str | None, ref: str | None,
+                       offload: bool, diffusion_size: str | None, **numbers):
+    """The diffusion engine's request, or ``None`` for the physical engine (which takes none of its flags)."""
+    from bokehfx.errors import UsageError
+
+    given = [name for name, value in (("--model", model), ("--ref", ref), ("--diffusion-size", diffusion_size))
+             if value is not None] + [f"--{name.replace('_', '-')}" for name, v in numbers.items() if v is not None]
+    if offload:
+        given.append("--offload")
+    if renderer is not RendererName.diffusion:
+        if given:
+            raise UsageError(f"{', '.join(given)} apply to --renderer diffusion only")
+        return None
+    if model is None:
+        raise UsageError("--renderer diffusion needs --model PATH_OR_HUB_ID: a model folder "
+                         "(`bokehfx model init --tiny DIR` makes a small random one to try the pipeline)")
+    from bokehfx.pipeline.diffusion_stage import DiffusionRequest
+    from bokehfx.renderers.diffusion import DiffusionOptions
+
+    reference = None
+    if ref is not None:
+        from bokehfx.io.source import read_still
+
+        reference = read_still(ref)
+    size = None
+    if diffusion_size is not None:
+        parts = diffusion_size.lower().split("x")
+        if len(parts) != 2 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
+            raise UsageError(f"--diffusion-size {diffusion_size!r} must be WxH in pixels, like 1024x576")
+        size = (int(parts[0]), int(parts[1]))
+    options = DiffusionOptions(prompt=prompt, reference=reference, size=size,
+                               **{k: v for k, v in numbers.items() if v is not None})
+    return DiffusionRequest(model=model, options=options, offload=offload)

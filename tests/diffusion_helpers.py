@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+from diffusers.models.resnet import AlphaBlender
 
 from bokehfx.diffusion.loading import build_tiny_pipeline
 
@@ -18,9 +19,10 @@ def make_position_independent(pipe) -> None:
     """Every frame computed on its own: temporal layers blended out, the VAE's temporal conv an identity."""
     with torch.no_grad():
         for model in (pipe.unet, pipe.vae):
-            for name, param in model.named_parameters():
-                if name.endswith("mix_factor"):
-                    param.fill_(SPATIAL_ONLY_MIX)
+            for module in model.modules():
+                if isinstance(module, AlphaBlender):
+                    flipped = module.switch_spatial_to_temporal_mix
+                    module.mix_factor.fill_(-SPATIAL_ONLY_MIX if flipped else SPATIAL_ONLY_MIX)
         conv = pipe.vae.decoder.time_conv_out
         conv.weight.zero_()
         conv.bias.zero_()

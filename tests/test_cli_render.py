@@ -142,11 +142,14 @@ def test_truncated_real_file_renders_its_frames(media: Path, tmp_path: Path) -> 
         assert sum(1 for _ in c.decode(video=0)) == 37
 
 
-def test_features_not_built_yet_refuse_honestly(clip: Path, tmp_path: Path) -> None:
-    for extra in (["--renderer", "diffusion", "--blur", "0"], ["--ref", str(clip), "--blur", "0"]):
+def test_diffusion_flags_need_the_diffusion_renderer_and_a_model(clip: Path, tmp_path: Path) -> None:
+    cases = ((["--renderer", "diffusion", "--blur", "0"], "needs --model"),
+             (["--ref", str(clip), "--blur", "0"], "--ref apply to --renderer diffusion only"),
+             (["--steps", "4", "--seed", "2"], "--steps, --seed apply to --renderer diffusion only"))
+    for extra, needle in cases:
         result = invoke("render", clip, "-o", tmp_path / "x.mov", *extra)
         assert result.exit_code == 2
-        assert result.stderr.startswith("error:") and "not implemented yet" in result.stderr
+        assert result.stderr.startswith("error:") and needle in result.stderr, result.stderr
         assert not (tmp_path / "x.mov").exists()
 
 

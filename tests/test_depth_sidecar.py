@@ -189,7 +189,7 @@ def test_middlebury_disparity_with_unknown_pixels(shared):
     assert raw.dtype == np.float32 and raw.shape == (375, 450)
     valid = raw > 0
     assert 0.01 < (~valid).mean() < 0.1
-    (out,) = read_sidecar_disparity(path, options=SidecarOptions(kind="disparity"))
+    (out,) = read_sidecar_disparity(path, options=SidecarOptions(encoding="middlebury"))
     lo, hi = raw[valid].min(), raw[valid].max()
     np.testing.assert_allclose(out[valid], (raw[valid] - lo) / (hi - lo), atol=1e-6)
     # every unknown pixel takes the value of a measured pixel of its own row (never 0 = "infinitely far")

@@ -9,20 +9,35 @@ Conventions
 for the whole clip (never per frame, which would make the focus pump).
 
 Stored encodings (``encoding=``) turn the integers or floats found in a depth file into depth
-(metres for every named encoding, the file's own unit for ``"raw"``) plus a validity mask:
+(metres for every named depth encoding, the file's own unit for ``raw`` and ``middlebury``) plus a
+validity mask:
 
-=========  ==========================================================================
-``raw``    values as stored (EXR/float TIFF floats, 8/16-bit integers)
-``mm``     uint16 millimetres (Redwood, Azure Kinect, RealSense default, SUN-style renders)
-``tum``    uint16, 5000 units per metre (TUM RGB-D)
-``nyu``    NYU Depth v2 raw Kinect disparity in a little-endian PGM (which FFmpeg reads as
-           big-endian, so bytes are swapped back): ``metres = 351.3 / (1092.5 - raw)``,
-           ``raw >= 2047`` invalid
-``sun``    SUN RGB-D: uint16 millimetres rotated right by 3 bits
-=========  ==========================================================================
+==============  ======================================================================
+``raw``         values as stored (EXR/float TIFF floats, 8/16-bit integers), depth or
+                disparity as ``kind`` says
+``mm``          uint16 millimetres (Redwood, Azure Kinect, RealSense default, SUN-style renders)
+``tum``         uint16, 5000 units per metre (TUM RGB-D)
+``nyu``         NYU Depth v2 raw Kinect disparity in a little-endian PGM (which FFmpeg reads
+                as big-endian, so bytes are swapped back): ``metres = 351.3 / (1092.5 - raw)``,
+                ``raw >= 2047`` invalid
+``sun``         SUN RGB-D: uint16 millimetres rotated right by 3 bits
+``middlebury``  disparity as stored, ``0`` = unknown (Middlebury stereo ground truth: float
+                TIFF/PFM, or 8-bit PNG scaled by 4)
+==============  ======================================================================
 
-Zero, negative and non-finite values are unknown ("holes"): they are filled from valid
-neighbours (:func:`fill_invalid`), never taken as infinitely near or far.
+Which values are unknown ("holes") is decided by the encoding and the kind, never by a value that
+could be a measurement:
+
+- NaN and +/-inf are unknown everywhere;
+- depth (every named depth encoding, and ``raw`` read as ``kind="depth"``): ``0`` and negative
+  values are unknown (the sensors' convention: Kinect, RealSense, Redwood, TUM);
+- disparity (``raw`` read as ``kind="disparity"``): ``0`` is the farthest point and valid (what
+  Depth Anything, a compositor's disparity pass and BokehMe's inputs store); negative values are
+  unknown;
+- ``middlebury``: disparity whose ``0`` means unknown (the dataset's own convention);
+- any other stored sentinel is named explicitly (``invalid=``, the CLI's ``--depth-invalid``).
+
+Holes are filled from valid neighbours (:func:`fill_invalid`), never taken as infinitely near or far.
 """
 
 from __future__ import annotations
@@ -37,7 +52,10 @@ from bokehfx.errors import UsageError
 
 DepthKind = Literal["depth", "disparity"]
 DEPTH_KINDS: tuple[str, ...] = ("depth", "disparity")
-DEPTH_ENCODINGS: tuple[str, ...] = ("raw", "mm", "tum", "nyu", "sun")
+DEPTH_ENCODINGS: tuple[str, ...] = ("raw", "mm", "tum", "nyu", "sun", "middlebury")
+ENCODING_KINDS: dict[str, DepthKind] = {"mm": "depth", "tum": "depth", "nyu": "depth", "sun": "depth",
+                                        "middlebury": "disparity"}
+"""What each named encoding stores; ``raw`` may hold either (``kind`` says which)."""
 
 MM_PER_METRE = 1000.0
 """Millimetre-encoded depth: stored units per metre."""
@@ -101,29 +119,79 @@ def parse_depth_range(text: str) -> tuple[float, float]:
     return values
 
 
+def encoding_kind(encoding: str, kind: str | None = None) -> DepthKind:
+    """The kind of values an encoding stores, checked against an explicit ``kind``.
+
+    Args:
+        encoding (`str`): One of ``DEPTH_ENCODINGS``.
+        kind (`str`, *optional*): ``"depth"`` or ``"disparity"`` as asked for; ``None`` takes the
+            encoding's own (``"depth"`` for ``raw``).
+
+    Returns:
+        `str`: ``"depth"`` or ``"disparity"``.
+
+    Raises:
+        UsageError: When ``kind`` contradicts a named encoding (``mm`` values are never disparity).
+    """
+    _check_choice("encoding", encoding, DEPTH_ENCODINGS)
+    if kind is not None:
+        _check_choice("kind", kind, DEPTH_KINDS)
+    own = ENCODING_KINDS.get(encoding)
+    if own is None:
+        return kind or "depth"  # type: ignore[return-value]
+    if kind is not None and kind != own:
+        raise UsageError(f"encoding {encoding!r} stores {own}, so kind {kind!r} does not apply")
+    return own
+
+
+def validate_invalid_value(invalid: float | None) -> float | None:
+    """Check a stored "unknown" sentinel (``--depth-invalid``): a finite number, or None.
+
+    Raises:
+        UsageError: When it is not a finite number (NaN and inf are unknown anyway).
+    """
+    if invalid is None:
+        return None
+    try:
+        value = float(invalid)
+    except (TypeError, ValueError):
+        raise UsageError(f"depth_invalid must be a number, got {invalid!r}") from None
+    if not math.isfinite(value):
+        raise UsageError(f"depth_invalid must be a finite number (NaN and inf are always unknown), got {invalid!r}")
+    return value
+
+
 def decode_depth_values(
-    raw: np.ndarray, encoding: str = "raw", zero_invalid: bool = True
+    raw: np.ndarray, encoding: str = "raw", invalid: float | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Turn stored values into depth (or disparity, for ``raw``) plus a validity mask.
+    """Turn stored values into depth (or disparity, for ``raw`` and ``middlebury``) plus a validity mask.
+
+    Only the encoding and ``invalid`` decide what is unknown (see the module docs); a ``raw`` zero
+    stays valid here (:func:`to_disparity` drops it for depth, where it cannot be a measurement).
 
     Args:
         raw (`np.ndarray`): One frame of stored values, ``(H, W)``, integer or float.
         encoding (`str`, defaults to ``"raw"``): One of ``DEPTH_ENCODINGS`` (see module docs).
-        zero_invalid (`bool`, defaults to `True`): Treat stored zeros as unknown. Turn off only for
-            disparity maps in which 0 means infinitely far.
+        invalid (`float`, *optional*): A stored value that means "unknown" (compared with the
+            stored values before any decoding), e.g. ``0`` for Middlebury-style disparity or
+            ``65535`` for a sensor that marks misses with its largest code.
 
     Returns:
-        `tuple[np.ndarray, np.ndarray]`: ``values`` float32 ``(H, W)`` (metres for named
-        encodings, stored units for ``raw``) and ``valid`` bool ``(H, W)``.
+        `tuple[np.ndarray, np.ndarray]`: ``values`` float32 ``(H, W)`` (metres for named depth
+        encodings, stored units for ``raw`` and ``middlebury``) and ``valid`` bool ``(H, W)``.
     """
     _check_choice("encoding", encoding, DEPTH_ENCODINGS)
+    invalid = validate_invalid_value(invalid)
     if raw.ndim != 2:
         raise UsageError(f"raw must be a 2-D (H, W) array, got shape {tuple(raw.shape)}")
-    if encoding != "raw" and raw.dtype != np.uint16:
+    if encoding not in ("raw", "middlebury") and raw.dtype != np.uint16:
         raise UsageError(f"encoding {encoding!r} needs 16-bit integer data, got dtype {raw.dtype}")
     if encoding == "raw":
         values = raw.astype(np.float32)
-        valid = np.isfinite(values) & (values >= 0)
+        valid = np.isfinite(values)
+    elif encoding == "middlebury":
+        values = raw.astype(np.float32)
+        valid = np.isfinite(values) & (values > 0)
     elif encoding == "mm":
         values = raw.astype(np.float32) / MM_PER_METRE
         valid = raw > 0
@@ -140,8 +208,8 @@ def decode_depth_values(
         with np.errstate(divide="ignore", invalid="ignore"):
             values = (KINECT_DISPARITY_NUMERATOR / (KINECT_DISPARITY_OFFSET - kinect)).astype(np.float32)
         valid &= np.isfinite(values) & (values > 0)
-    if zero_invalid:
-        valid &= values != 0
+    if invalid is not None:
+        valid &= raw.astype(np.float64) != invalid
     return values, valid
 
 
@@ -325,11 +393,14 @@ def normalize_disparity(disparity: np.ndarray, low: float, high: float) -> np.nd
 __all__ = [
     "DEPTH_ENCODINGS",
     "DEPTH_KINDS",
+    "ENCODING_KINDS",
     "DisparityRange",
     "decode_depth_values",
+    "encoding_kind",
     "fill_invalid",
     "normalize_disparity",
     "parse_depth_range",
     "to_disparity",
     "validate_depth_range",
+    "validate_invalid_value",
 ]

@@ -14,16 +14,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from bokehfx.depth.convert import (
-    DEPTH_ENCODINGS,
-    DEPTH_KINDS,
     FLAT_DISPARITY,
     DepthKind,
     DisparityRange,
     decode_depth_values,
+    encoding_kind,
     fill_invalid,
     normalize_disparity,
     to_disparity,
     validate_depth_range,
+    validate_invalid_value,
 )
 from bokehfx.depth.resize import resize_disparity
 from bokehfx.errors import UsageError
@@ -33,30 +33,33 @@ from bokehfx.errors import UsageError
 class SidecarOptions:
     """How to interpret a sidecar's stored values.
 
+    Which stored values are unknown follows from ``encoding`` and ``kind`` (see
+    :mod:`bokehfx.depth.convert`): a depth of 0 is unknown, a disparity of 0 is the farthest point,
+    ``middlebury`` disparity has 0 as unknown; ``invalid`` names any other sentinel.
+
     Args:
-        kind (`str`, defaults to ``"depth"``): ``"depth"`` (far is large; disparity = 1/depth) or
-            ``"disparity"`` (near is large).
+        kind (`str`, *optional*): ``"depth"`` (far is large; disparity = 1/depth) or
+            ``"disparity"`` (near is large). Defaults to what the encoding stores (``"depth"`` for
+            ``raw``); a kind that contradicts a named encoding is refused.
         encoding (`str`, defaults to ``"raw"``): Stored encoding, one of ``DEPTH_ENCODINGS``
             (see :mod:`bokehfx.depth.convert`).
         depth_range (`tuple[float, float]`, *optional*): Metric ``(near, far)`` in the decoded unit
             (metres for named encodings, stored units for ``raw``); fixes the normalization.
-        zero_invalid (`bool`, defaults to `True`): Stored zeros are unknown pixels.
+        invalid (`float`, *optional*): A stored value meaning "unknown" (``--depth-invalid``).
         low_percentile (`float`, defaults to 0.0): Clip range low end, see :class:`DisparityRange`.
         high_percentile (`float`, defaults to 100.0): Clip range high end.
     """
 
-    kind: DepthKind = "depth"
+    kind: DepthKind | None = None
     encoding: str = "raw"
     depth_range: tuple[float, float] | None = None
-    zero_invalid: bool = True
+    invalid: float | None = None
     low_percentile: float = 0.0
     high_percentile: float = 100.0
 
     def __post_init__(self) -> None:
-        if self.kind not in DEPTH_KINDS:
-            raise UsageError(f"kind must be one of {', '.join(DEPTH_KINDS)}, got {self.kind!r}")
-        if self.encoding not in DEPTH_ENCODINGS:
-            raise UsageError(f"encoding must be one of {', '.join(DEPTH_ENCODINGS)}, got {self.encoding!r}")
+        object.__setattr__(self, "kind", encoding_kind(self.encoding, self.kind))
+        object.__setattr__(self, "invalid", validate_invalid_value(self.invalid))
         object.__setattr__(self, "depth_range", validate_depth_range(self.depth_range))
         if self.depth_range is not None and self.kind != "depth":
             raise UsageError(f"depth_range applies to kind 'depth' only, got kind {self.kind!r}")
@@ -70,8 +73,8 @@ def raw_to_disparity(raw: np.ndarray, options: SidecarOptions) -> tuple[np.ndarr
         `tuple[np.ndarray, np.ndarray]`: float32 disparity (already normalized when
         ``options.depth_range`` is set) and a bool mask of measured pixels.
     """
-    values, valid = decode_depth_values(raw, options.encoding, options.zero_invalid)
-    return to_disparity(values, valid, options.kind, options.depth_range)
+    values, valid = decode_depth_values(raw, options.encoding, options.invalid)
+    return to_disparity(values, valid, options.kind or "depth", options.depth_range)
 
 
 def sidecar_disparity_range(raw_frames: Iterable[np.ndarray], options: SidecarOptions) -> DisparityRange:

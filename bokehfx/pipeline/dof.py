@@ -48,9 +48,10 @@ class DepthSpec:
 
     Args:
         path: a sidecar (video, image sequence, or one still); ``None`` for ``--depth auto``.
-        kind: ``"depth"`` (converted as 1/depth) or ``"disparity"``.
-        encoding: stored encoding of the sidecar (``raw``, ``mm``, ``tum``, ``nyu``, ``sun``).
+        kind: ``"depth"`` (converted as 1/depth) or ``"disparity"``; ``None`` takes the encoding's own.
+        encoding: stored encoding of the sidecar (``raw``, ``mm``, ``tum``, ``nyu``, ``sun``, ``middlebury``).
         depth_range: metric ``(near, far)`` fixing the normalization of a depth sidecar.
+        invalid: a stored sidecar value that means "unknown" (besides what the encoding says).
         model: depth model hub id or local folder for estimation.
         device, dtype: where and in what precision the estimator runs.
         window, overlap: temporal windows of the estimator (aligned on their overlap).
@@ -59,9 +60,10 @@ class DepthSpec:
     """
 
     path: Path | None = None
-    kind: str = "depth"
+    kind: str | None = None
     encoding: str = "raw"
     depth_range: tuple[float, float] | None = None
+    invalid: float | None = None
     model: str | None = None
     device: str = "cpu"
     dtype: str | None = None
@@ -87,7 +89,8 @@ def open_depth(spec: DepthSpec, source: Path, info: MediaInfo, output: Path, *,
         from bokehfx.depth.sidecar import SidecarOptions
         from bokehfx.io.depthmaps import open_depth_sidecar, read_sidecar_disparity
 
-        options = SidecarOptions(kind=spec.kind, encoding=spec.encoding, depth_range=spec.depth_range)
+        options = SidecarOptions(kind=spec.kind, encoding=spec.encoding, depth_range=spec.depth_range,
+                                 invalid=spec.invalid)
         sidecar = open_depth_sidecar(spec.path)
         frames = read_sidecar_disparity(spec.path, None, options, size=size)
         return _repeat_still(frames) if sidecar.is_still else frames

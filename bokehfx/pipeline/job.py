@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
@@ -26,6 +26,21 @@ from bokehfx.io.source import Frame, VideoSource
 DEFAULT_BATCH = 8
 
 FrameRenderer = Callable[[Sequence[Frame]], Sequence[tuple[np.ndarray, np.ndarray | None]]]
+
+
+@runtime_checkable
+class WindowedRenderer(Protocol):
+    """A renderer that needs frames ahead: it returns frames when they are finished, not when given."""
+
+    def push(self, frames: Sequence[Frame]) -> list[tuple[Frame, np.ndarray, np.ndarray | None]]:
+        """Take decoded frames; return the (frame, picture, alpha) of those finished now, in order."""
+        ...
+
+    def finish(self) -> list[tuple[Frame, np.ndarray, np.ndarray | None]]:
+        """End of the clip: return every frame still held."""
+        ...
+
+
 #: progress(frames_done, frames_expected_or_None)
 ProgressCallback = Callable[[int, "int | None"], None]
 
@@ -65,7 +80,7 @@ def _start_time(src: VideoSource, first: Frame) -> Fraction | None:
     return first.time if first.time is not None else Fraction(first.index) / src.info.video.frame_rate
 
 
-def run_render(request: RenderRequest, renderer: FrameRenderer | None = None,
+def run_render(request: RenderRequest, renderer: FrameRenderer | WindowedRenderer | None = None,
                progress: ProgressCallback | None = None, info: MediaInfo | None = None) -> RenderResult:
     """Render one clip to ``request.output``; nothing is left there if anything fails.
 
@@ -100,19 +115,26 @@ def run_render(request: RenderRequest, renderer: FrameRenderer | None = None,
             batch: list[Frame] = [first]
             last: Frame = first
 
-            def flush(frames: list[Frame]) -> None:
+            windowed = isinstance(renderer, WindowedRenderer)
+
+            def emit(ready: Sequence[tuple[Frame, np.ndarray, np.ndarray | None]]) -> None:
                 nonlocal done
+                for frame, image, alpha in ready:
+                    sink.write(frame, image, alpha)
+                done += len(ready)
+                if progress is not None and ready:
+                    progress(done, expected)
+
+            def flush(frames: list[Frame]) -> None:
                 if renderer is None:
-                    outs: Sequence[tuple[np.ndarray, np.ndarray | None]] = [(f.image, f.alpha) for f in frames]
+                    emit([(f, f.image, f.alpha) for f in frames])
+                elif windowed:
+                    emit(renderer.push(frames))
                 else:
                     outs = renderer(frames)
                     if len(outs) != len(frames):
                         raise RuntimeError(f"renderer returned {len(outs)} frames for {len(frames)}")
-                for frame, (image, alpha) in zip(frames, outs):
-                    sink.write(frame, image, alpha)
-                done += len(frames)
-                if progress is not None:
-                    progress(done, expected)
+                    emit([(frame, image, alpha) for frame, (image, alpha) in zip(frames, outs)])
 
             for frame in frames_iter:
                 if len(batch) >= request.batch:
@@ -121,6 +143,8 @@ def run_render(request: RenderRequest, renderer: FrameRenderer | None = None,
                 batch.append(frame)
                 last = frame
             flush(batch)
+            if windowed:
+                emit(renderer.finish())
             if request.frames is not None and request.frames[1] is not None and hasattr(sink, "end_streams_at"):
                 sink.end_streams_at(_frame_end(last, info))
     return RenderResult(target.path, done, time.perf_counter() - started, list(sink.notes.items), info)

@@ -58,6 +58,7 @@ class DofSettings:
     dtype: str | None = None
     on_lost: str = "raise"
     save_depth: Path | None = None
+    diffusion: Any = None  # a DiffusionRequest: render with the diffusion engine instead
 
 
 def is_identity(plan: FocusPlan, view: OutputView) -> bool:
@@ -115,12 +116,17 @@ def render_clip(request: RenderRequest, settings: DofSettings, *, progress: Prog
         frame_count = count_frames(request.input, fps=request.fps)
     if plan_origin and request.frames and request.frames[1] is not None:
         frame_count = request.frames[1] - plan_origin  # a timeline clip: the plan spans its rendered frames
+    stage_class, engine = DepthOfFieldStage, None
+    if settings.diffusion is not None:  # the model is loaded before any depth work is spent or written
+        from bokehfx.pipeline.diffusion_stage import DiffusionDofStage, diffusion_engine
+
+        stage_class, engine = DiffusionDofStage, diffusion_engine(settings.diffusion, settings.device, settings.dtype)
     depth = open_depth(settings.depth, request.input, info, request.output,
                        frames_factory=_frames_factory(request))
     first = request.frames[0] if request.frames else 0
-    stage = DepthOfFieldStage(depth, plan, info, _engine(settings), settings.look, view=settings.view,
-                              first_index=first, plan_origin=plan_origin, device=settings.device,
-                              frame_count=frame_count, on_lost=settings.on_lost)
+    stage = stage_class(depth, plan, info, engine or _engine(settings), settings.look, view=settings.view,
+                        first_index=first, plan_origin=plan_origin, device=settings.device,
+                        frame_count=frame_count, on_lost=settings.on_lost)
     result = run_render(request, renderer=stage, progress=progress, info=info)
     if info.video.interlaced:
         result.notes.append("the source is interlaced: depth of field was rendered on whole frames, which "
