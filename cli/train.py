@@ -31,7 +31,8 @@ def train(
         "--tiny", help="With --example: the tiny model on procedural scenes (a CPU run of seconds, "
                        "no download).")] = False,
     device: Annotated[Optional[str], typer.Option(
-        "--device", help="cpu, cuda, cuda:N (default: what accelerate picks: the GPU when there is one).",
+        "--device", help="cpu, cuda or auto (default auto: what accelerate picks, the GPU when there is one; "
+                         "choose GPUs with CUDA_VISIBLE_DEVICES or accelerate launch).",
         show_default=False)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:

@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from bokehfx.training.config import config_fields, parse_config
 from bokehfx.training.example import example_config
+from cli.main import app
 
-REPO = Path(__file__).resolve().parents[1]
+
+class _Result:
+    def __init__(self, result) -> None:
+        self.returncode, self.stdout, self.stderr = result.exit_code, result.stdout, result.stderr
 
 
-def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "cli.main", *args], capture_output=True, text=True,
-                          cwd=cwd or REPO, env={**__import__("os").environ, "PYTHONPATH": str(REPO)})
+def _cli(*args: str) -> _Result:
+    return _Result(CliRunner().invoke(app, list(args)))
 
 
 @pytest.mark.parametrize("tiny", [False, True])
@@ -64,7 +66,7 @@ def test_bad_config_is_one_error_line_naming_the_key(tmp_path: Path, case: str) 
     config = tmp_path / "c.toml"
     config.write_text(body + STAGES)
     out = tmp_path / "run"
-    proc = _cli("train", str(config), "--output", str(out), cwd=tmp_path)
+    proc = _cli("train", str(config), "--output", str(out))
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and key in lines[0], proc.stderr

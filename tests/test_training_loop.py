@@ -209,3 +209,59 @@ def test_run_folder_rules(tmp_path: Path) -> None:
     run_training(config, tmp_path / "run", device="cpu")
     with pytest.raises(OutputExistsError, match="--resume"):
         run_training(config, tmp_path / "run", device="cpu")
+
+
+def test_cli_trains_and_the_exported_model_renders_a_real_clip(media: Path, tmp_path: Path) -> None:
+    import av
+    from typer.testing import CliRunner
+
+    from cli.main import app
+    from tests.test_cli_diffusion import ramp_depth
+
+    config = tmp_path / "tiny.toml"
+    config.write_text(TINY.format(stages="[[stages]]\ntrain = \"unet\"\nsteps = 5\nframes = 2\n", validate=0))
+    runner = CliRunner()
+    run = tmp_path / "run"
+    result = runner.invoke(app, ["train", str(config), "--output", str(run), "--max-steps", "2", "--quiet"])
+    assert result.exit_code == 0, result.stderr
+    assert len(_losses(run)) == 2 and (run / "model" / "model_index.json").is_file()
+    depth = ramp_depth(tmp_path, 640, 360)
+    out = tmp_path / "out.mov"
+    result = runner.invoke(app, ["render", str(media / "mp_chaplin.mp4"), "-o", str(out), "--renderer", "diffusion",
+                                 "--model", str(run / "model"), "--depth", str(depth), "--depth-kind", "disparity",
+                                 "--frames", "0-3", "--prompt", "focus on the background, a small blur",
+                                 "--window", "2", "--overlap", "1", "--diffusion-size", "48x32", "--quiet"])
+    assert result.exit_code == 0, result.stderr
+    with av.open(str(out)) as container:
+        video = container.streams.video[0]
+        assert (video.codec_context.width, video.codec_context.height) == (640, 360)
+        assert sum(1 for _ in container.decode(video=0)) == 4
+
+
+def test_ctrl_c_saves_a_checkpoint_and_exits_130(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    repo = Path(__file__).resolve().parents[1]
+    config = tmp_path / "c.toml"
+    config.write_text(TINY.format(stages="[[stages]]\ntrain = \"unet\"\nsteps = 500\nframes = 2\n", validate=0)
+                      .replace("checkpoint_every = 2", "checkpoint_every = 1000"))
+    run = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": str(repo), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "cli.main", "train", str(config), "-o", str(run), "--quiet"],
+                            stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    deadline = time.monotonic() + 120
+    while not ((run / "log.jsonl").is_file() and (run / "log.jsonl").read_text().strip()):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.poll() else "timeout"
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: interrupted") and "--resume" in lines[0], err
+    saved = sorted((run / "checkpoints").iterdir())
+    assert len(saved) == 1 and int(saved[0].name.split("-")[1]) >= 1
+    assert not (run / "model").exists()

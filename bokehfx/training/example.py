@@ -5,7 +5,7 @@ from __future__ import annotations
 #: Values that differ between the full example and the tiny one (CPU, seconds, no download).
 _VARIANTS = {
     "full": {
-        "init": '"full"', "size": "[576, 1024]", "reference_size": "[224, 224]", "batch_size": "1",
+        "init": '"models/bokehfx-svd"', "size": "[576, 1024]", "reference_size": "[224, 224]", "batch_size": "1",
         "accum": "4", "mixed": '"bf16"', "checkpointing": "true", "lr": "1e-5", "ckpt": "500", "log": "10",
         "val_every": "500", "val_samples": "4", "s1": "20000", "s2": "10000", "s3": "5000", "f1": "8", "f2": "25",
         "f3": "8", "samples": "50000", "workers": "4", "lights": "[8, 32]",
@@ -24,8 +24,8 @@ _TEMPLATE = """\
 # Relative paths are read from this file's folder. Unknown keys are refused.
 
 [model]
-# "tiny": a small random model (tests, laptops); "full": the full-size architecture, random weights;
-# otherwise a model folder or hub id, e.g. one made by `bokehfx model init --from-svd SVD_DIR OUT`.
+# "tiny": a small random model (tests, laptops); otherwise a model folder or hub id to start from,
+# e.g. one made by `bokehfx model init --from-svd SVD_DIR models/bokehfx-svd` (SVD-xt weights).
 init = {init}
 
 [data]

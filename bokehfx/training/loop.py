@@ -84,15 +84,14 @@ class RunLog:
 
 
 def build_pipeline(init: str, seed: int):
-    """The pipeline a run starts from: ``tiny`` / ``full`` random models, or a model folder or hub id."""
+    """The pipeline a run starts from: ``tiny`` (a random tiny model), or a model folder or hub id."""
+    from transformers.utils import logging as hf_logging
+
     from bokehfx.diffusion.loading import build_tiny_pipeline, load_pipeline
 
+    hf_logging.set_verbosity_error()  # library notes (e.g. a slower image processor) are not the user's business
     if init == "tiny":
         return build_tiny_pipeline(seed)
-    if init == "full":
-        from bokehfx.diffusion.loading import build_full_pipeline
-
-        return build_full_pipeline(seed)
     return load_pipeline(init)
 
 
