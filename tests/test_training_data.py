@@ -150,10 +150,11 @@ def test_flip_flips_frames_and_depth_together() -> None:
 
 def test_sidecar_source_gives_real_rgbd_windows(shared: Path) -> None:
     from bokehfx.depth.sidecar import SidecarOptions
+    from bokehfx.io.pairs import SidecarDepth
 
     root = shared / "rgbd" / "redwood_seq"
-    src = ClipSource(root / "color" / "%05d.jpg", root / "depth" / "%05d.png", SidecarOptions(encoding="mm"),
-                     Fraction(30))
+    depth = SidecarDepth(root / "depth" / "%05d.png", SidecarOptions(encoding="mm"))
+    src = ClipSource(root / "color" / "%05d.jpg", depth, Fraction(30))
     ds = PairSynthesizer([src], [1.0], SynthesisSpec(frames=3, size=(36, 48), reference_size=(36, 48)), seed=1)
     s = ds[0]
     assert s["source"].shape == (3, 3, 36, 48) and s["disparity"].shape == (3, 1, 36, 48)
@@ -175,7 +176,7 @@ def test_cached_depth_source_finds_the_clip_by_content(tmp_path: Path) -> None:
             writer.write(np.tile(np.linspace(1.0, 3.0, 56, dtype=np.float32), (40, 1)) + i)
         writer.commit()
     entry = find_cached_depth(tmp_path / "cache", clip)
-    src = ClipSource(clip, entry, None, Fraction(24))
+    src = ClipSource(clip, entry, Fraction(24))
     window = src.window(torch.Generator().manual_seed(0), 3, (32, 48))
     assert window.frames.shape == (3, 3, 40, 56) and window.disparity.shape == (3, 1, 40, 56)
     assert float(window.disparity.min()) >= 0.0 and float(window.disparity.max()) <= 1.0
@@ -217,3 +218,32 @@ def test_folder_pair_without_focus_or_depth_is_refused(tmp_path: Path) -> None:
     _write_png_sequence(pair / "bokeh.%04d.png", 2, 16, 16)
     with pytest.raises(UsageError, match="focus.json"):
         FolderPairs(tmp_path / "pairs", SynthesisSpec(frames=2, size=(16, 16), reference_size=(16, 16)))
+
+
+def test_config_sources_mix_procedural_scenes_and_a_real_sidecar_clip(shared: Path, tmp_path: Path) -> None:
+    from bokehfx.training.build import stage_dataset
+    from bokehfx.training.config import parse_config
+
+    root = shared / "rgbd" / "redwood_seq"
+    config = parse_config(f"""
+[data]
+size = [24, 32]
+reference_size = [24, 32]
+[[data.sources]]
+kind = "procedural"
+weight = 1.0
+[[data.sources]]
+kind = "sidecar"
+weight = 1.0
+video = "{root / 'color' / '%05d.jpg'}"
+depth = "{root / 'depth' / '%05d.png'}"
+depth_encoding = "mm"
+fps = 30.0
+[[stages]]
+train = "unet"
+steps = 1
+frames = 2
+""", tmp_path)
+    data = stage_dataset(config.data, config.stages[0])
+    kinds = {json.loads(data[i]["meta"])["source"].split(":")[0] for i in range(6)}
+    assert kinds == {"procedural", "sidecar"}

@@ -265,3 +265,14 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_130(tmp_path: Path) -> None:
     saved = sorted((run / "checkpoints").iterdir())
     assert len(saved) == 1 and int(saved[0].name.split("-")[1]) >= 1
     assert not (run / "model").exists()
+
+
+def test_gradient_checkpointing_and_accumulation_train(tmp_path: Path) -> None:
+    config = _config("[[stages]]\ntrain = \"unet\"\nsteps = 1\nframes = 2\n[[stages]]\ntrain = \"decoder\"\n"
+                     "steps = 1\nframes = 2\n")
+    import dataclasses
+
+    config = dataclasses.replace(config, training=dataclasses.replace(
+        config.training, gradient_checkpointing=True, gradient_accumulation_steps=2, objective="denoise"))
+    result = run_training(config, tmp_path / "run", device="cpu")
+    assert result.steps == 2 and all(torch.isfinite(torch.tensor(result.losses)))

@@ -1,7 +1,8 @@
 """Files of training: windows of clips with depth, ready-made pair folders, the pair cache.
 
 - :func:`read_clip_window` / :func:`read_depth_window`: ``T`` consecutive frames of a clip (linear
-  light) and their normalized disparity from a sidecar or from the depth cache.
+  light) and their normalized disparity from a sidecar (:class:`SidecarDepth`, whose clip-wide range
+  is measured once) or from the depth cache.
 - :func:`find_cached_depth`: the depth cache entry of a clip (matched by the clip's content
   fingerprint, whichever estimator made it).
 - :class:`PairFolder`: a ready-made pair: ``aif.*`` (all-in-focus), ``bokeh.*`` (target),
@@ -23,8 +24,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bokehfx.errors import CorruptMediaError, InputNotFoundError, UsageError
-from bokehfx.io.depthmaps import CachedDepth, clip_fingerprint, open_cached_depth, open_depth_sidecar, read_sidecar_disparity
+from bokehfx.errors import CorruptMediaError, InputNotFoundError, UnsupportedMediaError, UsageError
+from bokehfx.io.depthmaps import CachedDepth, clip_fingerprint, open_cached_depth, open_depth_sidecar
 from bokehfx.io.paths import IMAGE_EXTENSIONS, is_sequence_pattern
 from bokehfx.io.source import VideoSource
 
@@ -48,23 +49,52 @@ def read_clip_window(path: str | Path, start: int, frames: int, fps: Fraction | 
     return torch.stack(images).contiguous()
 
 
-def read_depth_window(depth: str | Path | CachedDepth, start: int, frames: int, size: tuple[int, int],
-                      options: object = None, clip_frames: int | None = None) -> torch.Tensor:
-    """Normalized disparity ``(T, 1, H, W)`` of frames ``start ..`` from a sidecar path or a cache entry.
+class SidecarDepth:
+    r"""A depth sidecar opened for random windows: its clip-wide range is measured once, here.
 
-    The normalization is the clip's one range (a sidecar is read in two passes, as a render does).
+    Args:
+        path (`str` or `Path`): video, image, or ``%0Nd`` sequence pattern.
+        options (`SidecarOptions`, *optional*): how the stored values are meant.
     """
+
+    def __init__(self, path: str | Path, options: object = None) -> None:
+        from bokehfx.depth.sidecar import SidecarOptions, sidecar_disparity_range
+        from bokehfx.io.depthmaps import raw_depth_frames
+
+        self.path = Path(path)
+        self.options = options or SidecarOptions()
+        self.sidecar = open_depth_sidecar(path)
+        self.clip_range = None
+        if self.options.depth_range is None:  # type: ignore[attr-defined]
+            self.clip_range = sidecar_disparity_range(raw_depth_frames(self.sidecar), self.options)  # type: ignore[arg-type]
+            if self.clip_range.empty:
+                raise UnsupportedMediaError(f"depth {str(path)!r} has no valid pixel in any frame")
+
+    def window(self, start: int, frames: int, size: tuple[int, int]) -> list[np.ndarray]:
+        """Normalized disparity ``(H, W)`` of frames ``start .. start + frames - 1`` at ``size``."""
+        from bokehfx.depth.sidecar import normalized_sidecar_frames
+        from bokehfx.io.depthmaps import raw_depth_frames, read_still_values
+
+        if self.sidecar.is_still:
+            raw = itertools.repeat(read_still_values(self.sidecar.path), frames)
+        elif self.sidecar.layout == "sequence":
+            raw = (read_still_values(f) for f in self.sidecar.files[start:start + frames])
+        else:
+            raw = itertools.islice(raw_depth_frames(self.sidecar), start, start + frames)
+        return list(normalized_sidecar_frames(raw, self.options, self.clip_range, size))  # type: ignore[arg-type]
+
+
+def read_depth_window(depth: SidecarDepth | CachedDepth, start: int, frames: int, size: tuple[int, int]) -> torch.Tensor:
+    """Normalized disparity ``(T, 1, H, W)`` of frames ``start ..`` from a sidecar or a depth-cache entry,
+    with the clip's one normalization."""
     if isinstance(depth, CachedDepth):
-        maps = depth.normalized()
+        window = [np.asarray(m, dtype=np.float32) for m in itertools.islice(depth.normalized(), start, start + frames)]
+        where = depth.folder
     else:
-        sidecar = open_depth_sidecar(depth)
-        maps = read_sidecar_disparity(depth, None if sidecar.is_still else clip_frames, options, size=size)  # type: ignore[arg-type]
-        if sidecar.is_still:
-            maps = itertools.repeat(next(maps))
-    window = [np.asarray(m, dtype=np.float32) for m in itertools.islice(maps, start, start + frames)]
+        window = [np.asarray(m, dtype=np.float32) for m in depth.window(start, frames, size)]
+        where = depth.path
     if len(window) != frames:
-        raise CorruptMediaError(f"depth of {str(getattr(depth, 'folder', depth))!r} has too few frames for "
-                                f"frames {start}..{start + frames - 1}")
+        raise CorruptMediaError(f"depth {str(where)!r} has too few frames for frames {start}..{start + frames - 1}")
     out = torch.from_numpy(np.stack(window)).unsqueeze(1)
     if tuple(out.shape[-2:]) != tuple(size):
         out = torch.nn.functional.interpolate(out, size=size, mode="nearest-exact")
@@ -202,5 +232,5 @@ def load_pair(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]
         return None
 
 
-__all__ = ["PairFolder", "find_cached_depth", "list_pair_folders", "load_pair", "read_clip_window",
+__all__ = ["PairFolder", "SidecarDepth", "find_cached_depth", "list_pair_folders", "load_pair", "read_clip_window",
            "read_depth_window", "save_pair"]

@@ -22,13 +22,15 @@ def window_source(src: SourceConfig) -> WindowSource:
         return ProceduralSource(layers=src.layers, lights=src.lights, speed=src.speed)
     if src.kind == "sidecar":
         from bokehfx.depth.sidecar import SidecarOptions
+        from bokehfx.io.pairs import SidecarDepth
 
         options = SidecarOptions(kind=src.depth_kind, encoding=src.depth_encoding, depth_range=src.depth_range)
-        return ClipSource(Path(src.video), Path(src.depth), options, _fps(src.fps), name=f"sidecar:{Path(src.video).name}")  # type: ignore[arg-type]
+        return ClipSource(Path(src.video), SidecarDepth(src.depth, options), _fps(src.fps),  # type: ignore[arg-type]
+                          name=f"sidecar:{Path(src.video).name}")
     from bokehfx.io.pairs import find_cached_depth
 
     entry = find_cached_depth(src.depth_cache, src.video, src.entry)  # type: ignore[arg-type]
-    return ClipSource(Path(src.video), entry, None, _fps(src.fps), name=f"cached:{Path(src.video).name}")  # type: ignore[arg-type]
+    return ClipSource(Path(src.video), entry, _fps(src.fps), name=f"cached:{Path(src.video).name}")  # type: ignore[arg-type]
 
 
 def synthesis_spec(data: DataConfig, frames: int, depth_augmentation: bool) -> SynthesisSpec:

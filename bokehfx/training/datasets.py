@@ -222,9 +222,11 @@ class FolderPairs(torch.utils.data.Dataset):
         has_depth = pair.depth is not None
         if has_depth:
             from bokehfx.depth.sidecar import SidecarOptions
+            from bokehfx.io.pairs import SidecarDepth
 
             kind = (pair.focus or {}).get("depth_kind", "disparity")
-            disparity = read_depth_window(pair.depth, start, spec.frames, size, SidecarOptions(kind=kind), count)  # type: ignore[arg-type]
+            depth = SidecarDepth(pair.depth, SidecarOptions(kind=kind))  # type: ignore[arg-type]
+            disparity = read_depth_window(depth, start, spec.frames, size)
         else:
             disparity = torch.zeros(spec.frames, 1, *size)
         focus, blur = self._focus(pair, disparity, start)

@@ -191,6 +191,8 @@ def run_training(config: TrainConfig, run_dir: Path, *, max_steps: int | None = 
     run_dir = Path(run_dir)
     latest = _check_run_dir(run_dir, resume)
     t = config.training
+    if t.mixed_precision == "fp16" and (device == "cpu" or not torch.cuda.is_available()):
+        raise UsageError("config: training.mixed_precision: fp16 needs a CUDA GPU; use bf16 or no on a CPU")
     accelerator = Accelerator(mixed_precision=t.mixed_precision, cpu=device == "cpu")
     torch.manual_seed(t.seed)
     pipe = build_pipeline(config.model.init, t.seed)
@@ -199,8 +201,9 @@ def run_training(config: TrainConfig, run_dir: Path, *, max_steps: int | None = 
     module = BokehTrainModule(pipe.unet, pipe.vae, pipe.qformer, pipe.vae.config.scaling_factor,
                               pipe.config.added_time_ids, pipe.config.one_step_timestep)
     if t.gradient_checkpointing:
-        pipe.unet.enable_gradient_checkpointing()
-        pipe.vae.enable_gradient_checkpointing()
+        for part in (pipe.unet, pipe.vae):
+            if getattr(part, "_supports_gradient_checkpointing", False):
+                part.enable_gradient_checkpointing()
     step, state = 0, None
     if latest is not None:
         load_weights(latest, module)

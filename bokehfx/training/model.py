@@ -9,8 +9,9 @@ batch for the stage being trained:
   objective: one pass from the all-in-focus latent at the pipeline's one-step timestep must give
   the latent of the target; ``denoise`` is SVD's EDM objective (log-normal noise levels,
   v-prediction, the EDM weighting) for the multi-step mode.
-- ``decoder`` (stage 3): the VAE decoder decodes the frozen denoiser's one-step latent and is
-  compared with the target in pixels, plus an image-gradient (texture) term.
+- ``decoder`` (stage 3): the VAE decoder decodes the frozen denoiser's one-step latent (or, for
+  the ``denoise`` objective, the target's latent) and is compared with the target in pixels, plus
+  an image-gradient (texture) term.
 
 The frozen encoders (CLIP text and vision, the VAE encoder) run outside, under ``no_grad``.
 Frames enter the model display-referred in [0, 1] (sRGB-encoded linear light, as the renderer
@@ -144,10 +145,13 @@ class BokehTrainModule(nn.Module):
         weight = (sigma**2 + 1) / sigma**2
         return (weight * (denoised.float() - x0.float()) ** 2).mean()
 
-    def decoder_loss(self, cond: Conditions, tokens: torch.Tensor, texture_weight: float) -> torch.Tensor:
-        """L1 of the decoded one-step latent against the target, plus the image-gradient term."""
+    def decoder_loss(self, cond: Conditions, tokens: torch.Tensor, texture_weight: float,
+                     objective: str) -> torch.Tensor:
+        """L1 of the decoded latent against the target, plus the image-gradient term. The latent is
+        the frozen denoiser's one-step prediction (``one_step``: what the decoder sees at inference),
+        or the target's own latent (``denoise``: multi-step sampling ends near it)."""
         with torch.no_grad():
-            latents = self.one_step_latents(cond, tokens)
+            latents = self.one_step_latents(cond, tokens) if objective == "one_step" else cond.target_latents
         batch, frames = latents.shape[:2]
         z = latents.flatten(0, 1) / self.scaling_factor
         decoded = self.vae.decode(z.to(self.vae.dtype), num_frames=frames).sample.float()
@@ -162,7 +166,7 @@ class BokehTrainModule(nn.Module):
         r"""The loss of a batch for ``stage`` (see the module docstring)."""
         tokens = self.tokens(cond)
         if stage == "decoder":
-            return self.decoder_loss(cond, tokens, texture_weight)
+            return self.decoder_loss(cond, tokens, texture_weight, objective)
         if objective == "denoise":
             return self.denoise_loss(cond, tokens, generator)
         pred = self.one_step_latents(cond, tokens)

@@ -108,19 +108,17 @@ class ProceduralSource:
 
 @dataclass
 class ClipSource:
-    r"""A real clip and its depth (a sidecar path, or a :class:`bokehfx.io.depthmaps.CachedDepth`).
+    r"""A real clip and its depth.
 
     Args:
         video (`Path`): the clip (video, still or ``%0Nd`` sequence).
-        depth (`Path` or `CachedDepth`): its depth.
-        sidecar_options (`SidecarOptions`, *optional*): how a sidecar's values are meant.
+        depth (`SidecarDepth` or `CachedDepth`): its depth (see :mod:`bokehfx.io.pairs`).
         fps (`Fraction`, *optional*): rate of an image sequence.
         name (`str`): label in logs.
     """
 
     video: Path
     depth: object
-    sidecar_options: object = None
     fps: Fraction | None = None
     name: str = "clip"
     _frames: int = field(default=0, init=False)
@@ -147,7 +145,7 @@ class ClipSource:
                              "training window")
         start = int(torch.randint(0, max(1, self._frames - frames + 1), (), generator=generator))
         images = read_clip_window(self.video, start, frames, self.fps)
-        disparity = read_depth_window(self.depth, start, frames, self._size, self.sidecar_options, self._frames)  # type: ignore[arg-type]
+        disparity = read_depth_window(self.depth, start, frames, self._size)  # type: ignore[arg-type]
         return Window(images, disparity, f"clip:{self.video}:{start}", cropped=True)
 
 
