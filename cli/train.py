@@ -40,7 +40,7 @@ def train(
 
     Pairs are synthesised on the fly (procedural scenes, clips with depth sidecars or cached
     depth, or ready-made pair folders), trained in Any-to-Bokeh's stages (whole UNet, temporal
-    layers, VAE decoder) with accelerate (`accelerate launch bokehfx train ...` for several GPUs),
+    layers, VAE decoder) with accelerate (`accelerate launch -m cli.main train ...` for several GPUs),
     checkpointed in safetensors and exported to DIR/model, which `bokehfx render --renderer
     diffusion --model DIR/model` loads. Ctrl-C saves a checkpoint and exits 130.
     """

@@ -134,7 +134,7 @@ tensorboard = true
 every = {val_every}                    # steps between validations against the physical engine (0: off)
 samples = {val_samples}                  # validation windows
 seed = 1234                    # their seed (never used for training samples)
-inference_steps = 1            # sampling steps of the validation renders
+inference_steps = 1            # sampling steps of the validation renders (more for objective = "denoise")
 
 [[stages]]                     # 1: the whole UNet on short windows
 name = "unet"
