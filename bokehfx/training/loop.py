@@ -35,6 +35,8 @@ from bokehfx.training.config import TrainConfig
 #: Progress callback: ``(step, total_steps, loss, steps_per_second, stage_name)``.
 TrainProgress = Callable[[int, int, float, float, str], None]
 MODEL_DIRNAME = "model"
+#: What the endless index sampler reports as its length (the loop runs by steps, not epochs).
+ENDLESS = 2**62
 LOG_NAME = "log.jsonl"
 
 
@@ -111,7 +113,7 @@ class _Indices(torch.utils.data.Sampler):
             step += 1
 
     def __len__(self) -> int:
-        return 2**62
+        return ENDLESS
 
 
 def _ema_parameters(module) -> list[torch.nn.Parameter]:

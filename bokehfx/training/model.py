@@ -245,7 +245,10 @@ def encode_batch(pipe, batch: dict, keep_reference: torch.Tensor, keep_text: tor
 
 def step_generator(seed: int, step: int, micro: int, rank: int) -> torch.Generator:
     """The generator of one micro-batch's random draws (dropout, noise): a function of its position only."""
-    return torch.Generator().manual_seed((seed * 1_000_003 + step * 1_009 + micro * 17 + rank) % (2**63 - 1))
+    import hashlib
+
+    digest = hashlib.sha256(f"bokehfx-step:{seed}:{step}:{micro}:{rank}".encode()).hexdigest()
+    return torch.Generator().manual_seed(int(digest[:15], 16))
 
 
 def check_size(pipe, size: tuple[int, int]) -> None:
