@@ -70,6 +70,10 @@ class SidecarDepth:
             if self.clip_range.empty:
                 raise UnsupportedMediaError(f"depth {str(path)!r} has no valid pixel in any frame")
 
+    def __repr__(self) -> str:
+        # Stable across runs: the pair cache is keyed by it.
+        return f"SidecarDepth({str(self.path)!r}, {self.options!r})"
+
     def window(self, start: int, frames: int, size: tuple[int, int]) -> list[np.ndarray]:
         """Normalized disparity ``(H, W)`` of frames ``start .. start + frames - 1`` at ``size``."""
         from bokehfx.depth.sidecar import normalized_sidecar_frames
