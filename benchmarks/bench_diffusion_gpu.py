@@ -77,10 +77,10 @@ def time_window(pipe, size, window, steps, chunk, repeats, device) -> tuple[floa
             torch.cuda.synchronize()
         started = time.perf_counter()
         latents = pipe.encode_frames(frames, chunk)
-        maps = pipe.focus_maps(disp, focus, blur, tuple(latents.shape[-2:]))
+        cond = pipe.conditioning(latents, disp, focus, blur, chunk)
         tokens = pipe.window_context(context, window, rows=3)
         noise = shared_noise(range(window), tuple(latents.shape[1:]), 0)
-        out, _ = pipe.denoise_window(latents, maps, blur, tokens, noise, steps, 1.5, 3.0)
+        out, _ = pipe.denoise_window(latents, cond, blur, tokens, noise, steps, 1.5, 3.0)
         pipe.decode_latents(out, chunk)
         if device.startswith("cuda"):
             torch.cuda.synchronize()

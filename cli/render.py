@@ -175,6 +175,9 @@ def render(
         help="WxH whose area the diffusion model works at, the clip's aspect kept (default: the model's, "
              "1024x576 for SVD); the render is composited back at the clip's size.", rich_help_panel=DIFFUSION,
         show_default=False)] = None,
+    decode_chunk: Annotated[Optional[int], typer.Option(
+        help="Frames the diffusion model's VAE encodes and decodes at once (default 8; fewer saves memory).",
+        rich_help_panel=DIFFUSION, show_default=False)] = None,
     offload: Annotated[bool, typer.Option(
         "--offload", help="Keep diffusion model parts on the CPU until each runs (saves GPU memory; --device cuda).",
         rich_help_panel=DIFFUSION)] = False,
@@ -238,7 +241,8 @@ def render(
         raise UsageError("give either INPUT or --timeline, not both")
     diffusion = _diffusion_request(renderer, prompt, model=model, ref=ref, steps=steps, window=window,
                                    overlap=overlap, seed=seed, guidance_image=guidance_image,
-                                   guidance_text=guidance_text, diffusion_size=diffusion_size, offload=offload)
+                                   guidance_text=guidance_text, decode_chunk=decode_chunk,
+                                   diffusion_size=diffusion_size, offload=offload)
     if on_lost not in ("raise", "hold"):
         raise UsageError(f"--on-lost {on_lost!r} must be raise or hold")
 

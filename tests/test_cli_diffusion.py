@@ -69,7 +69,7 @@ def test_render_a_real_clip_to_prores_with_its_audio(media: Path, tiny_model: Pa
                     "--depth", depth, "--depth-kind", "disparity", "--frames", f"0-{FRAMES - 1}",
                     "--prompt", "focus on the background, large blur", "--ref", ref, "--steps", "2", "--window",
                     "3", "--overlap", "1", "--seed", "5", "--guidance-image", "1.2", "--guidance-text", "2",
-                    "--diffusion-size", "48x32", "--quiet")
+                    "--diffusion-size", "48x32", "--decode-chunk", "2", "--quiet")
     assert result.exit_code == 0, result.stderr
     with av.open(str(out)) as c:
         assert [s.type for s in c.streams] == ["video", "audio"]

@@ -108,3 +108,19 @@ def test_check_inputs_names_the_bad_argument(pipe):
         pipe(rgb, disp, f[:2], k)
     with pytest.raises(ValueError, match="num_inference_steps"):
         pipe(rgb, disp, f, k, num_inference_steps=0)
+
+
+def test_multi_step_pulls_the_overlap_to_the_previous_window_after_every_step(pipe):
+    rgb, disp, f, k = inputs()
+    latents = pipe.encode_frames(rgb)
+    cond = pipe.conditioning(latents, disp, f, k)
+    tokens = pipe.window_context(pipe.prepare_context("blur", None), 3, rows=1)
+    noise = shared_noise(range(3), tuple(latents.shape[1:]), seed=0)
+    own, own_steps = pipe.denoise_window(latents, cond, k, tokens, noise, 2, 1, 1)
+    ramp = torch.tensor([0.25, 0.75])
+    prefix = [torch.randn(2, *latents.shape[1:]) for _ in range(2)]
+    pulled, pulled_steps = pipe.denoise_window(latents, cond, k, tokens, noise, 2, 1, 1, blend=(ramp, prefix))
+    w = ramp.view(-1, 1, 1, 1)
+    torch.testing.assert_close(pulled_steps[0][:2], prefix[0] * (1 - w) + own_steps[0][:2] * w)
+    torch.testing.assert_close(pulled[:2], pulled_steps[1][:2])
+    assert not torch.allclose(pulled, own)

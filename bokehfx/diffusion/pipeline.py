@@ -161,7 +161,7 @@ class BokehVideoPipeline(DiffusionPipeline):
         if self.text_encoder is None:
             return None
         ids = self.tokenizer(["", prompt or ""], padding="max_length", max_length=self.tokenizer.model_max_length,
-                             truncation=True, return_tensors="pt").input_ids.to(self.text_encoder.device)
+                             truncation=True, return_tensors="pt").input_ids.to(self._execution_device)
         return self.text_encoder(ids).last_hidden_state
 
     @torch.no_grad()
@@ -174,10 +174,10 @@ class BokehVideoPipeline(DiffusionPipeline):
         if self.qformer is None:
             return None
         q, d = self.qformer.config.num_queries, self.qformer.config.output_dim
-        null = torch.zeros(1, q, d, device=self.qformer.device, dtype=self.qformer.dtype)
+        null = torch.zeros(1, q, d, device=self._execution_device, dtype=self.qformer.dtype)
         if reference is None:
             return torch.cat([null, null])
-        pixels = self._clip_pixels(reference.unsqueeze(0).to(self.image_encoder.device))
+        pixels = self._clip_pixels(reference.unsqueeze(0).to(self._execution_device))
         patches = self.image_encoder(pixels).last_hidden_state.to(self.qformer.dtype)
         return torch.cat([null, self.qformer(patches)])
 
@@ -214,7 +214,7 @@ class BokehVideoPipeline(DiffusionPipeline):
     @torch.no_grad()
     def encode_frames(self, frames: torch.Tensor, chunk: int = DEFAULT_DECODE_CHUNK) -> torch.Tensor:
         r"""Unscaled latent mode of each frame ``(T, C, h, w)`` (frames ``(T, 3, H, W)`` in ``[0, 1]``)."""
-        out = [self.vae.encode(part.to(self.vae.device, self.vae.dtype) * 2 - 1).latent_dist.mode()
+        out = [self.vae.encode(part.to(self._execution_device, self.vae.dtype) * 2 - 1).latent_dist.mode()
                for part in frames.split(chunk)]
         return torch.cat(out)
 
@@ -223,7 +223,7 @@ class BokehVideoPipeline(DiffusionPipeline):
         r"""Decode scaled latents ``(T, C, h, w)`` in chunks of ``chunk`` frames to ``(T, 3, H, W)`` in ``[0, 1]``."""
         out = []
         for part in latents.split(chunk):
-            z = part.to(self.vae.device, self.vae.dtype) / self.vae.config.scaling_factor
+            z = part.to(self._execution_device, self.vae.dtype) / self.vae.config.scaling_factor
             out.append((self.vae.decode(z, num_frames=z.shape[0]).sample.float() / 2 + 0.5).clamp(0, 1))
         return torch.cat(out)
 
@@ -233,6 +233,33 @@ class BokehVideoPipeline(DiffusionPipeline):
         cfg = self.unet.config
         return focus_conditioning(disparity.float(), focus.float(), blur.float(), size=latent_size,
                                   max_blur=cfg.max_blur, defocus=cfg.focus_defocus_map, planes=cfg.focus_planes)
+
+    def conditioning(self, image_latents: torch.Tensor, disparity: torch.Tensor, focus: torch.Tensor,
+                     blur: torch.Tensor, chunk: int = DEFAULT_DECODE_CHUNK) -> torch.Tensor:
+        r"""Everything the UNet input holds after its ``sample`` slot, per frame.
+
+        The latent slots named by ``unet.config.latent_inputs`` after ``sample`` (``image``: the
+        unscaled all-in-focus latent; ``coc_image``: the unscaled latent of ``|d - F|`` as a grey
+        image), then the focus channels.
+
+        Args:
+            image_latents (`torch.Tensor`): ``(T, C, h, w)`` unscaled latents of the frames.
+            disparity (`torch.Tensor`): ``(T, 1, H, W)`` at working size.
+            focus (`torch.Tensor`), blur (`torch.Tensor`): ``(T,)`` F and K (working pixels).
+            chunk (`int`): Frames the VAE encodes at once.
+
+        Returns:
+            `torch.Tensor`: ``(T, in_channels - C, h, w)``.
+        """
+        parts = []
+        for slot in self.unet.config.latent_inputs[1:]:
+            if slot == "image":
+                parts.append(image_latents)
+            else:
+                coc = (disparity - focus.to(disparity).view(-1, 1, 1, 1)).abs().clamp(0, 1).expand(-1, 3, -1, -1)
+                parts.append(self.encode_frames(coc, chunk))
+        parts.append(self.focus_maps(disparity, focus, blur, tuple(image_latents.shape[-2:])).to(image_latents))
+        return torch.cat(parts, dim=1)
 
     # ------------------------------------------------------------------ denoising
     def predict(self, model_input: torch.Tensor, timestep: torch.Tensor | float, tokens: torch.Tensor,
@@ -257,7 +284,7 @@ class BokehVideoPipeline(DiffusionPipeline):
         return pred[0] if rows == 1 else combine_guidance(pred, guidance_image, guidance_text)
 
     @torch.no_grad()
-    def denoise_window(self, image_latents: torch.Tensor, maps: torch.Tensor, blur: torch.Tensor,
+    def denoise_window(self, image_latents: torch.Tensor, cond: torch.Tensor, blur: torch.Tensor,
                        tokens: torch.Tensor, noise: torch.Tensor, num_inference_steps: int,
                        guidance_image: float, guidance_text: float,
                        blend: tuple[torch.Tensor, list[torch.Tensor]] | None = None,
@@ -266,7 +293,7 @@ class BokehVideoPipeline(DiffusionPipeline):
 
         Args:
             image_latents (`torch.Tensor`): ``(T, C, h, w)`` unscaled latents of the all-in-focus frames.
-            maps (`torch.Tensor`): ``(T, focus_channels, h, w)`` focus conditioning.
+            cond (`torch.Tensor`): ``(T, in_channels - C, h, w)`` from :meth:`conditioning`.
             blur (`torch.Tensor`): ``(T,)`` K per frame.
             tokens (`torch.Tensor`): ``(R, T, N, D)`` guidance tokens.
             noise (`torch.Tensor`): ``(T, C, h, w)`` the frames' shared noise (multi-step only).
@@ -279,8 +306,8 @@ class BokehVideoPipeline(DiffusionPipeline):
         Returns:
             `tuple`: the final scaled latents ``(T, C, h, w)`` and the latents after every step.
         """
-        dtype, device = self.unet.dtype, self.unet.device
-        cond = torch.cat([image_latents.to(device, dtype), maps.to(device, dtype)], dim=1)
+        dtype, device = self.unet.dtype, self._execution_device
+        cond = cond.to(device, dtype)
         scaled = image_latents.to(device, dtype) * self.vae.config.scaling_factor
         if num_inference_steps == 1:
             model_input = torch.cat([scaled, cond], dim=1)

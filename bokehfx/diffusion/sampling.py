@@ -59,7 +59,7 @@ class LatentWindowStream:
         self.base = 0  # clip index of the first frame still held
         self.frames: list[torch.Tensor] = []  # per held frame: (3, H, W), for per-frame contexts
         self.latents: list[torch.Tensor] = []  # unscaled latents of the all-in-focus frames
-        self.maps: list[torch.Tensor] = []
+        self.cond: list[torch.Tensor] = []  # the UNet input after its sample slot
         self.blur: list[torch.Tensor] = []
         self.result: list[torch.Tensor | None] = []  # blended output latents
         self.trajectory: tuple[int, list[torch.Tensor]] | None = None
@@ -83,12 +83,12 @@ class LatentWindowStream:
         """
         if frames.shape[0]:
             latents = self.pipe.encode_frames(frames, self.decode_chunk)
-            maps = self.pipe.focus_maps(disparity, focus, blur, tuple(latents.shape[-2:]))
+            cond = self.pipe.conditioning(latents, disparity, focus, blur, self.decode_chunk)
             keep_frames = self.pipe.text_encoder is None
             for i in range(frames.shape[0]):
                 self.frames.append(frames[i] if keep_frames else frames.new_empty(0))
                 self.latents.append(latents[i])
-                self.maps.append(maps[i])
+                self.cond.append(cond[i])
                 self.blur.append(blur[i].float().cpu())
                 self.result.append(None)
         for win in self.planner.push(frames.shape[0]):
@@ -116,7 +116,7 @@ class LatentWindowStream:
             offset = win.start - prev_start
             blend = (fade[: win.blend_in], [p[offset: offset + win.blend_in] for p in prev])
         out, trajectory = self.pipe.denoise_window(
-            latents, torch.stack(self.maps[local]), torch.stack(self.blur[local]), tokens, noise, self.steps,
+            latents, torch.stack(self.cond[local]), torch.stack(self.blur[local]), tokens, noise, self.steps,
             *self.guidance, blend=blend)
         self.trajectory = (win.start, trajectory) if self.steps > 1 else None
         for j, index in enumerate(win.frames):
@@ -130,7 +130,7 @@ class LatentWindowStream:
         if count <= 0:
             return torch.zeros(0)
         done = torch.stack(self.result[:count])  # type: ignore[arg-type]
-        for buffer in (self.frames, self.latents, self.maps, self.blur, self.result):
+        for buffer in (self.frames, self.latents, self.cond, self.blur, self.result):
             del buffer[:count]
         self.base = final_before
         if self.output_latents:

@@ -4,8 +4,9 @@
 Stable Video Diffusion weights initialise it (see :func:`bokehfx.models.loading.build_from_svd`).
 What it adds is configuration, never a second code path per variant:
 
-- ``focus_defocus_map`` / ``focus_planes``: extra input channels beside the noisy latent and the
-  latent of the all-in-focus frames (the signed defocus map and focal-plane masks of
+- ``latent_inputs``: which latents open the input (the noisy latent and SVD's latent of the
+  all-in-focus frames by default; a latent of the CoC image for designs that use one).
+- ``focus_defocus_map`` / ``focus_planes``: extra input channels after those latents (the signed defocus map and focal-plane masks of
   :mod:`bokehfx.models.conditioning`); ``in_channels`` counts them.
 - ``blur_embedding_frequencies``: the per-frame K as Fourier features through a linear layer,
   added to the time embedding of that frame (0 turns it off).
@@ -33,6 +34,10 @@ SVD_DOWN_BLOCKS = ("CrossAttnDownBlockSpatioTemporal", "CrossAttnDownBlockSpatio
                    "CrossAttnDownBlockSpatioTemporal", "DownBlockSpatioTemporal")
 SVD_UP_BLOCKS = ("UpBlockSpatioTemporal", "CrossAttnUpBlockSpatioTemporal", "CrossAttnUpBlockSpatioTemporal",
                  "CrossAttnUpBlockSpatioTemporal")
+#: What the latent slots at the start of the UNet input can hold: ``sample`` (the noisy latent,
+#: or the all-in-focus latent in one-step mode), ``image`` (SVD's unscaled latent of the
+#: all-in-focus frames) and ``coc_image`` (the latent of the image ``|d - F|`` in grey).
+LATENT_INPUTS = ("sample", "image", "coc_image")
 #: Width multiple of the time embedding over the first block's channels (as in SVD).
 TIME_EMBED_MULTIPLE = 4
 
@@ -59,6 +64,8 @@ class BokehUNetSpatioTemporalModel(UNetSpatioTemporalConditionModel):
         blur_embedding_temperature (`float`, defaults to 100.0): Period scale of those frequencies.
         bokeh_tokens (`int`, defaults to 16): Bokeh tokens for decoupled cross-attention (0: none).
         bokeh_attention_scale (`float`, defaults to 1.0): Weight of the bokeh attention output.
+        latent_inputs (`tuple[str, ...]`, defaults to ``("sample", "image")``): The latents at the
+            start of the input, in order (see ``LATENT_INPUTS``); the focus channels follow them.
     """
 
     @register_to_config
@@ -84,6 +91,7 @@ class BokehUNetSpatioTemporalModel(UNetSpatioTemporalConditionModel):
         blur_embedding_temperature: float = 100.0,
         bokeh_tokens: int = 16,
         bokeh_attention_scale: float = 1.0,
+        latent_inputs: tuple[str, ...] = ("sample", "image"),
     ) -> None:
         super().__init__(
             sample_size=sample_size, in_channels=in_channels, out_channels=out_channels,
@@ -94,9 +102,15 @@ class BokehUNetSpatioTemporalModel(UNetSpatioTemporalConditionModel):
             transformer_layers_per_block=transformer_layers_per_block, num_attention_heads=num_attention_heads,
             num_frames=num_frames,
         )
-        extra = int(focus_defocus_map) + focus_planes
-        if in_channels < extra:
-            raise ValueError(f"in_channels={in_channels} cannot hold the {extra} focus channels")
+        unknown = set(latent_inputs) - set(LATENT_INPUTS)
+        if not latent_inputs or latent_inputs[0] != "sample" or unknown:
+            raise ValueError(f"latent_inputs must start with 'sample' and name only {LATENT_INPUTS}, "
+                             f"got {list(latent_inputs)}")
+        expected = out_channels * len(latent_inputs) + int(focus_defocus_map) + focus_planes
+        if in_channels != expected:
+            raise ValueError(f"in_channels={in_channels} does not match the inputs: {len(latent_inputs)} latents of "
+                             f"{out_channels} channels and {expected - out_channels * len(latent_inputs)} focus "
+                             f"channels make {expected}")
         self.blur_embedding = None
         if blur_embedding_frequencies:
             self.blur_embedding = nn.Linear(2 * blur_embedding_frequencies, block_out_channels[0] * TIME_EMBED_MULTIPLE)

@@ -164,7 +164,7 @@ class DiffusionRenderer:
     @property
     def device(self) -> torch.device:
         """Where the model runs."""
-        return self.pipe.unet.device
+        return self.pipe._execution_device
 
     def context(self):
         """The encoded instruction and reference (computed once)."""
