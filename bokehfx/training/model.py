@@ -47,7 +47,9 @@ class Conditions:
     Args:
         image_latents (`torch.Tensor`): ``(B, T, C, h, w)`` unscaled latents of the all-in-focus frames.
         target_latents (`torch.Tensor`): ``(B, T, C, h, w)`` scaled latents of the targets.
-        maps (`torch.Tensor`): ``(B, T, focus_channels, h, w)`` focus conditioning.
+        cond (`torch.Tensor`): ``(B, T, in_channels - C, h, w)``: what the UNet input holds after its
+            ``sample`` slot (the pipeline's :meth:`conditioning`: SVD's image latent, any other latent
+            slot, then the focus channels).
         blur (`torch.Tensor`): ``(B, T)`` K per frame.
         text (`torch.Tensor`): ``(B, L, D)`` instruction tokens, or per frame ``(B, T, L, D)``.
         patches (`torch.Tensor`, *optional*): ``(B, P, E)`` CLIP patch tokens of the references.
@@ -57,7 +59,7 @@ class Conditions:
 
     image_latents: torch.Tensor
     target_latents: torch.Tensor
-    maps: torch.Tensor
+    cond: torch.Tensor
     blur: torch.Tensor
     text: torch.Tensor
     patches: torch.Tensor | None
@@ -120,7 +122,7 @@ class BokehTrainModule(nn.Module):
 
     def _unet(self, latents_in: torch.Tensor, cond: Conditions, timestep: torch.Tensor | float,
               tokens: torch.Tensor) -> torch.Tensor:
-        sample = torch.cat([latents_in, cond.image_latents, cond.maps], dim=2)
+        sample = torch.cat([latents_in, cond.cond], dim=2)
         batch = sample.shape[0]
         ids = torch.tensor([self.added_time_ids], device=sample.device, dtype=sample.dtype).expand(batch, -1)
         return self.unet(sample, timestep, tokens, ids, blur=cond.blur.to(sample.dtype)).sample
@@ -216,12 +218,14 @@ def encode_batch(pipe, batch: dict, keep_reference: torch.Tensor, keep_text: tor
 
     image = vae.encode(source.flatten(0, 1).to(vae.dtype) * 2 - 1).latent_dist.mode()
     target_lat = vae.encode(target.flatten(0, 1).to(vae.dtype) * 2 - 1).latent_dist.mode()
-    size = tuple(image.shape[-2:])
-    maps = []
+    conds = []
+    focus_channels = pipe.unet.focus_channels
     for i in range(b):
-        m = pipe.focus_maps(batch["disparity_input"][i].to(device), batch["focus"][i].to(device),
-                            batch["blur"][i].to(device), size)
-        maps.append(m * batch["has_depth"][i].to(m))
+        c = pipe.conditioning(image[i * t:(i + 1) * t], batch["disparity_input"][i].to(device),
+                              batch["focus"][i].to(device), batch["blur"][i].to(device))
+        if not bool(batch["has_depth"][i]) and focus_channels:
+            c[:, -focus_channels:] = 0  # no depth: the focus channels say nothing (K still does)
+        conds.append(c)
     texts = [text if keep else "" for text, keep in zip(batch["instruction"], keep_text.tolist())]
     if pipe.text_encoder is not None:
         ids = pipe.tokenizer(texts, padding="max_length", max_length=pipe.tokenizer.model_max_length,
@@ -237,7 +241,7 @@ def encode_batch(pipe, batch: dict, keep_reference: torch.Tensor, keep_text: tor
     return Conditions(
         image_latents=image.reshape(b, t, *image.shape[1:]).to(dtype),
         target_latents=(target_lat * vae.config.scaling_factor).reshape(b, t, *target_lat.shape[1:]).to(dtype),
-        maps=torch.stack(maps).to(dtype), blur=batch["blur"].to(device, dtype), text=text.to(dtype),
+        cond=torch.stack(conds).to(dtype), blur=batch["blur"].to(device, dtype), text=text.to(dtype),
         patches=None if patches is None else patches.to(dtype), keep_reference=keep_ref.to(device),
         target_pixels=(target * 2 - 1).to(dtype),
     )
