@@ -276,3 +276,21 @@ def test_gradient_checkpointing_and_accumulation_train(tmp_path: Path) -> None:
         config.training, gradient_checkpointing=True, gradient_accumulation_steps=2, objective="denoise"))
     result = run_training(config, tmp_path / "run", device="cpu")
     assert result.steps == 2 and all(torch.isfinite(torch.tensor(result.losses)))
+
+
+def test_a_model_folder_of_another_variant_trains(tmp_path: Path) -> None:
+    """Start from a saved model folder of the per-frame-context, CoC-image variant (no text encoder,
+    no reference branch): the loop follows the model's configuration."""
+    from tests.test_diffusion_models import frame_context_variant
+
+    folder = tmp_path / "variant"
+    frame_context_variant().save_pretrained(folder)
+    config = _config("[[stages]]\ntrain = \"unet\"\nsteps = 2\nframes = 2\n")
+    import dataclasses
+
+    config = dataclasses.replace(config, model=dataclasses.replace(config.model, init=str(folder)))
+    result = run_training(config, tmp_path / "run", device="cpu")
+    assert result.steps == 2 and all(torch.isfinite(torch.tensor(result.losses)))
+    from bokehfx.diffusion.loading import load_pipeline
+
+    assert list(load_pipeline(str(result.model_dir)).unet.config.latent_inputs) == ["sample", "coc_image"]
