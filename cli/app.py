@@ -106,9 +106,3 @@ def _root(
 ) -> None:
     """Controllable, flicker-free depth of field for all-in-focus footage."""
 
-
-def not_implemented(what: str) -> None:
-    """Refuse honestly: a documented command that is not built yet."""
-    from bokehfx.errors import NotImplementedYetError
-
-    raise NotImplementedYetError(f"{what} is not implemented yet")

@@ -16,8 +16,8 @@ from cli import watch as _watch  # noqa: F401  (registers `watch`)
 from cli import jobs as _jobs  # noqa: F401  (registers `jobs`)
 from cli import export_job as _export_job  # noqa: F401  (registers `export-job`)
 from cli import model as _model  # noqa: F401  (registers `model init` and `model info`)
+from cli import train as _train  # noqa: F401  (registers `train`)
 from cli import plugin as _plugin  # noqa: F401  (registers `plugin install|uninstall`)
-from cli import stubs as _stubs  # noqa: F401  (registers commands not built yet)
 
 
 def main() -> None:
