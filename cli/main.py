@@ -14,6 +14,7 @@ from cli import evaluate as _evaluate  # noqa: F401  (registers `eval`)
 from cli import demo as _demo  # noqa: F401  (registers `demo`)
 from cli import model as _model  # noqa: F401  (registers `model init` and `model info`)
 from cli import model_import as _model_import  # noqa: F401  (registers `model import`)
+from cli import plugin as _plugin  # noqa: F401  (registers `plugin install|uninstall`)
 from cli import stubs as _stubs  # noqa: F401  (registers commands not built yet)
 
 

@@ -203,6 +203,12 @@ def test_failed_render_ends_with_its_error_line(clip: Path, tmp_path: Path) -> N
     assert last["status"] == "failed" and last["error"] == line
 
 
+def test_an_unwritable_progress_file_is_bad_input(clip: Path, tmp_path: Path) -> None:
+    line = one_error_line(invoke("render", clip, "-o", tmp_path / "o.mov", "--blur", "0",
+                                 "--progress-json", tmp_path / "no such folder" / "p.jsonl"))
+    assert "--progress-json" in line and not (tmp_path / "o.mov").exists()
+
+
 def test_interrupted_render_says_so(tmp_path: Path) -> None:
     log = tmp_path / "p.jsonl"
     with pytest.raises(KeyboardInterrupt):

@@ -49,7 +49,12 @@ class ProgressLog:
         self.done = 0
         self.total: Optional[int] = None
         self._last_write: Optional[float] = None
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
+        try:
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
+        except OSError as err:
+            from bokehfx.errors import OutputError
+
+            raise OutputError(f"--progress-json {str(self.path)!r} cannot be written: {err.strerror or err}") from None
         self.closed = False
 
     def _write(self, record: dict[str, Any]) -> None:

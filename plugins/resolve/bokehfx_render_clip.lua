@@ -1,0 +1,14 @@
+-- DaVinci Resolve, Workspace > Scripts > bokehfx_render_clip: the Lua twin of bokehfx_render_clip.py
+-- (the free edition lists only Lua scripts since 21.1). Installed by `bokehfx plugin install resolve`,
+-- which puts the shared code in $BOKEHFX_HOME/lib. Plain Lua, no libraries.
+local home = os.getenv("BOKEHFX_HOME")
+if not home or home == "" then
+  home = (os.getenv("HOME") or os.getenv("USERPROFILE") or ".") .. "/.bokehfx"
+end
+package.path = home .. "/lib/?.lua;" .. package.path
+local found, core = pcall(require, "bokehfx_resolve")
+if found then
+  core.render_clip(core.find_resolve())
+else
+  print("bokehfx: the plugin's library is missing from " .. home .. "/lib: run `bokehfx plugin install resolve`")
+end
