@@ -147,3 +147,15 @@ def test_imported_model_renders_a_real_clip_to_prores_with_audio(media: Path, im
         assert video.codec_context.name == "prores"
         assert (video.codec_context.width, video.codec_context.height) == (640, 360)
         assert sum(1 for _ in c.decode(video=0)) == frames
+
+
+def test_prompt_reference_and_steps_are_refused_not_ignored(imported: Path):
+    from bokehfx.errors import UsageError
+
+    pipe = load_pipeline(str(imported))
+    frames, disparity = torch.rand(4, 3, 16, 32), torch.rand(4, 1, 16, 32)
+    focus, blur = torch.full((4,), 0.5), torch.full((4,), 8.0)
+    with pytest.raises(UsageError, match="--prompt"):
+        pipe(frames, disparity, focus, blur, prompt="blur the background", window=4, overlap=2)
+    with pytest.raises(UsageError, match="one-step"):
+        pipe(frames, disparity, focus, blur, num_inference_steps=2, window=4, overlap=2)

@@ -28,6 +28,7 @@ import torch
 from diffusers.pipelines.stable_video_diffusion.pipeline_stable_video_diffusion import _resize_with_antialiasing
 
 from bokehfx.diffusion.pipeline import DEFAULT_DECODE_CHUNK, BokehVideoPipeline
+from bokehfx.errors import UsageError
 from bokehfx.models.skip_vae import SkipAutoencoderKLTemporalDecoder  # noqa: F401  (found by name on load)
 from bokehfx.windows import Window
 
@@ -111,6 +112,12 @@ class AnyToBokehPipeline(BokehVideoPipeline):
                              f"({low:g}-{high:g}); results there are extrapolation\n")
 
     # ------------------------------------------------------------------ conditions
+    def prepare_context(self, prompt: str | None, reference: torch.Tensor | None):
+        r"""Any-to-Bokeh takes neither an instruction nor a reference image: refuse them rather than ignore them."""
+        if prompt or reference is not None:
+            raise UsageError("the Any-to-Bokeh model takes no --prompt or --ref (focus and blur steer it)")
+        return super().prepare_context(None, None)
+
     @torch.no_grad()
     def encode_frame_context(self, frames: torch.Tensor) -> torch.Tensor:
         r"""CLIP image embedding of each frame ``(T, 1, D)``, Any-to-Bokeh's preprocessing (no mean/std)."""
@@ -131,6 +138,13 @@ class AnyToBokehPipeline(BokehVideoPipeline):
         return cosine_fade_in(win.length, win.blend_in)
 
     # ------------------------------------------------------------------ prediction and decoding
+    def denoise_window(self, image_latents, cond, blur, tokens, noise, num_inference_steps, guidance_image,
+                       guidance_text, blend=None):
+        r"""Any-to-Bokeh's single pass (it is a one-step model: more steps are refused)."""
+        if num_inference_steps != 1:
+            raise UsageError(f"the Any-to-Bokeh model is one-step: use --steps 1, not {num_inference_steps}")
+        return super().denoise_window(image_latents, cond, blur, tokens, noise, 1, guidance_image, guidance_text)
+
     def predict(self, model_input: torch.Tensor, timestep: torch.Tensor | float, tokens: torch.Tensor,
                 blur: torch.Tensor, guidance_image: float, guidance_text: float) -> torch.Tensor:
         r"""One UNet pass with the frames' own context (Any-to-Bokeh uses no guidance)."""
