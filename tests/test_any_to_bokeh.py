@@ -159,3 +159,13 @@ def test_prompt_reference_and_steps_are_refused_not_ignored(imported: Path):
         pipe(frames, disparity, focus, blur, prompt="blur the background", window=4, overlap=2)
     with pytest.raises(UsageError, match="one-step"):
         pipe(frames, disparity, focus, blur, num_inference_steps=2, window=4, overlap=2)
+
+
+def test_model_info_and_renderer_defaults_come_from_the_model(imported: Path):
+    from bokehfx.renderers.diffusion import DiffusionRenderer
+
+    info = invoke("model", "info", imported)
+    assert info.exit_code == 0, info.stderr
+    assert "AnyToBokehPipeline" in info.stdout and "blur fusers: 16 frequencies" in info.stdout
+    renderer = DiffusionRenderer(load_pipeline(str(imported)))
+    assert (renderer.window, renderer.overlap) == (8, 4)

@@ -297,6 +297,7 @@ def describe(pipe) -> dict:
         "unet": {"block_out_channels": list(unet.block_out_channels), "in_channels": unet.in_channels,
                  "focus_defocus_map": unet.focus_defocus_map, "focus_planes": unet.focus_planes,
                  "blur_embedding_frequencies": unet.blur_embedding_frequencies, "bokeh_tokens": unet.bokeh_tokens,
+                 "blur_fuser_frequencies": unet.get("blur_fuser_frequencies", 0),
                  "cross_attention_dim": unet.cross_attention_dim},
         "branches": {"text": pipe.text_encoder is not None, "reference": pipe.qformer is not None},
         "components": parts,
