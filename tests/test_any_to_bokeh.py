@@ -78,6 +78,7 @@ def test_import_selects_the_variant_by_config(imported: Path):
         "SkipAutoencoderKLTemporalDecoder"
 
 
+@pytest.mark.slow
 def test_parity_with_their_code(imported: Path, capsys):
     pipe = load_pipeline(str(imported))
     assert isinstance(pipe, AnyToBokehPipeline)
@@ -131,6 +132,7 @@ def test_import_refuses_weights_of_another_layout(tmp_path: Path):
         import_any_to_bokeh(ckpt, write_tiny_svd(tmp_path / "svd"))
 
 
+@pytest.mark.slow
 def test_imported_model_renders_a_real_clip_to_prores_with_audio(media: Path, imported: Path, tmp_path: Path):
     ramp = np.linspace(0.2, 1.0, 640)[None, :, None] * np.ones((360, 1, 3))
     write_sequence(tmp_path / "disp.%d.png", [(ramp * 65535).astype(np.uint16)], codec="png", pix_fmt="rgb48be",
