@@ -171,3 +171,11 @@ def test_model_info_and_renderer_defaults_come_from_the_model(imported: Path):
     assert "AnyToBokehPipeline" in info.stdout and "blur fusers: 16 frequencies" in info.stdout
     renderer = DiffusionRenderer(load_pipeline(str(imported)))
     assert (renderer.window, renderer.overlap) == (8, 4)
+
+
+def test_import_finds_a_unet_one_folder_down(tmp_path: Path):
+    ckpt = tmp_path / "checkpoints"
+    shutil.copytree(DATA / "checkpoint" / "unet", ckpt / "unet" / "unet")
+    shutil.copytree(DATA / "checkpoint" / "vae", ckpt / "vae")
+    pipe = import_any_to_bokeh(ckpt, write_tiny_svd(tmp_path / "svd"))
+    assert pipe.unet.config.blur_fuser_frequencies == 16

@@ -23,8 +23,8 @@ from bokehfx.errors import ModelNotAvailableError, UsageError
 
 #: Parameter-name prefixes and infixes of the release that never reach the output.
 UNUSED_UNET_PARTS = ("conv_in_mpi.", ".fuser.linear.", ".fuser.ff_k.")
-HOW_TO_GET = ("get the checkpoint from github.com/vivoCameraResearch/any-to-bokeh (its README links the "
-              "weights: a folder with unet/ and vae/) and Stable Video Diffusion "
+HOW_TO_GET = ("get the checkpoint linked from github.com/vivoCameraResearch/any-to-bokeh's README (a "
+              "checkpoints folder with unet/ and vae/) and Stable Video Diffusion "
               "(stabilityai/stable-video-diffusion-img2vid-xt, diffusers folders) on a connected machine")
 
 
@@ -64,6 +64,14 @@ def _load_strict(model: torch.nn.Module, state: dict[str, torch.Tensor], what: s
     if shapes:
         raise UsageError(f"{what} has weights of other shapes than its config says: {shapes[:3]}")
     model.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()})
+
+
+def _component(folder: Path, name: str) -> Path:
+    """``folder``, or ``folder/name`` when the config sits one level down (their demo loads the UNet
+    with ``subfolder="unet"`` from ``checkpoints/unet``, so ``unet/unet/`` occurs)."""
+    if not (folder / "config.json").is_file() and (folder / name / "config.json").is_file():
+        return folder / name
+    return folder
 
 
 def import_unet(folder: Path):
@@ -133,7 +141,7 @@ def import_any_to_bokeh(checkpoint_dir: str | Path, svd_dir: str | Path):
     missing += [str(svd / n) for n in ("image_encoder", "feature_extractor", "scheduler") if not (svd / n).is_dir()]
     if missing:
         raise ModelNotAvailableError(f"Any-to-Bokeh import needs {', '.join(repr(m) for m in missing)}; {HOW_TO_GET}")
-    unet, vae = import_unet(root / "unet"), import_vae(root / "vae")
+    unet, vae = import_unet(_component(root / "unet", "unet")), import_vae(_component(root / "vae", "vae"))
     try:
         image_encoder = CLIPVisionModelWithProjection.from_pretrained(svd / "image_encoder", dtype=torch.float32)
         feature_extractor = CLIPImageProcessor.from_pretrained(svd / "feature_extractor")
