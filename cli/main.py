@@ -16,6 +16,7 @@ from cli import watch as _watch  # noqa: F401  (registers `watch`)
 from cli import jobs as _jobs  # noqa: F401  (registers `jobs`)
 from cli import export_job as _export_job  # noqa: F401  (registers `export-job`)
 from cli import model as _model  # noqa: F401  (registers `model init` and `model info`)
+from cli import model_import as _model_import  # noqa: F401  (registers `model import`)
 from cli import train as _train  # noqa: F401  (registers `train`)
 from cli import plugin as _plugin  # noqa: F401  (registers `plugin install|uninstall`)
 

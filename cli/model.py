@@ -89,7 +89,8 @@ def info(
                f"window {summary['window']} frames")
     typer.echo(f"  UNet channels {unet['block_out_channels']}, input {unet['in_channels']} channels "
                f"(defocus map: {'yes' if unet['focus_defocus_map'] else 'no'}, planes: {unet['focus_planes']}), "
-               f"K embedding: {unet['blur_embedding_frequencies']} frequencies, bokeh tokens: {unet['bokeh_tokens']}")
+               f"K embedding: {unet['blur_embedding_frequencies']} frequencies, bokeh tokens: {unet['bokeh_tokens']}"
+               + (f", blur fusers: {unet['blur_fuser_frequencies']} frequencies" if unet["blur_fuser_frequencies"] else ""))
     typer.echo(f"  branches: text {'yes' if summary['branches']['text'] else 'no'}, "
                f"reference {'yes' if summary['branches']['reference'] else 'no'}")
     for name, part in summary["components"].items():

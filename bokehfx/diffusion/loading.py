@@ -33,6 +33,8 @@ TINY_TEXT_LENGTH = 16
 #: Parameters are copied into memory of this alignment after loading: tensors that stay
 #: memory-mapped at an odd offset take other CPU kernels, and results differ in the last bits.
 PARAMETER_ALIGNMENT = 64
+#: Pipeline classes a bokehfx model folder may name (the variant is in its model_index.json).
+PIPELINE_CLASSES = ("BokehVideoPipeline", "AnyToBokehPipeline")
 HOW_TO_SUPPLY = ("make one with `bokehfx model init --tiny DIR` (random weights, for trying the pipeline) or "
                  "`bokehfx model init --from-svd SVD_DIR DIR`, or pass --model a trained bokehfx model folder")
 
@@ -136,7 +138,7 @@ def _check_folder(model_id: str, folder: Path) -> None:
         data = json.loads(index.read_text())
     except (OSError, ValueError) as err:
         raise not_available(model_id, f"its model_index.json cannot be read: {err}") from None
-    if data.get("_class_name") != "BokehVideoPipeline":
+    if data.get("_class_name") not in PIPELINE_CLASSES:
         raise UsageError(f"diffusion model {model_id!r} is a {data.get('_class_name')!r} folder, not a bokehfx "
                          f"diffusion model (BokehVideoPipeline); {HOW_TO_SUPPLY}")
     for name, spec in data.items():
@@ -171,9 +173,14 @@ def load_pipeline(model_id: str, device: str | torch.device = "cpu", dtype: torc
     diffusers_logging.disable_progress_bar()
     diffusers_logging.set_verbosity_error()  # the library prints nothing; failures are raised
     folder = Path(model_id).expanduser()
+    pipeline_class = BokehVideoPipeline
     if folder.is_dir():
         _check_folder(model_id, folder)
         source = str(folder)
+        if json.loads((folder / "model_index.json").read_text())["_class_name"] == "AnyToBokehPipeline":
+            from bokehfx.diffusion.any_to_bokeh import AnyToBokehPipeline
+
+            pipeline_class = AnyToBokehPipeline
     elif _looks_like_path(model_id):
         raise not_available(model_id, f"no folder {str(folder)!r}")
     else:
@@ -181,11 +188,11 @@ def load_pipeline(model_id: str, device: str | torch.device = "cpu", dtype: torc
     kwargs = {"dtype": dtype or torch.float32}
     try:
         try:
-            pipe = BokehVideoPipeline.from_pretrained(source, local_files_only=True, **kwargs)
+            pipe = pipeline_class.from_pretrained(source, local_files_only=True, **kwargs)
         except OSError:
             if folder.is_dir() or hub_offline():
                 raise
-            pipe = BokehVideoPipeline.from_pretrained(source, **kwargs)
+            pipe = pipeline_class.from_pretrained(source, **kwargs)
     except (OSError, ValueError, KeyError) as err:
         detail = str(err).splitlines()[0] if str(err) else type(err).__name__
         if not folder.is_dir() and hub_offline():
@@ -196,6 +203,8 @@ def load_pipeline(model_id: str, device: str | torch.device = "cpu", dtype: torc
     for component in pipe.components.values():
         if isinstance(component, torch.nn.Module):
             component.eval()
+    if hasattr(pipe, "announce"):
+        pipe.announce(str(folder.resolve()) if folder.is_dir() else model_id)
     return pipe.to(device)
 
 
@@ -288,6 +297,7 @@ def describe(pipe) -> dict:
         "unet": {"block_out_channels": list(unet.block_out_channels), "in_channels": unet.in_channels,
                  "focus_defocus_map": unet.focus_defocus_map, "focus_planes": unet.focus_planes,
                  "blur_embedding_frequencies": unet.blur_embedding_frequencies, "bokeh_tokens": unet.bokeh_tokens,
+                 "blur_fuser_frequencies": unet.get("blur_fuser_frequencies", 0),
                  "cross_attention_dim": unet.cross_attention_dim},
         "branches": {"text": pipe.text_encoder is not None, "reference": pipe.qformer is not None},
         "components": parts,

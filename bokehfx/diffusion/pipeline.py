@@ -218,9 +218,20 @@ class BokehVideoPipeline(DiffusionPipeline):
                for part in frames.split(chunk)]
         return torch.cat(out)
 
+    def window_fade_in(self, win):
+        """Fade-in weights of ``win`` over its own frames (the shared planner's ramp; variants may differ)."""
+        from bokehfx.windows import window_fade_in
+
+        return window_fade_in(win)
+
     @torch.no_grad()
-    def decode_latents(self, latents: torch.Tensor, chunk: int = DEFAULT_DECODE_CHUNK) -> torch.Tensor:
-        r"""Decode scaled latents ``(T, C, h, w)`` in chunks of ``chunk`` frames to ``(T, 3, H, W)`` in ``[0, 1]``."""
+    def decode_latents(self, latents: torch.Tensor, chunk: int = DEFAULT_DECODE_CHUNK,
+                       frames: torch.Tensor | None = None) -> torch.Tensor:
+        r"""Decode scaled latents ``(T, C, h, w)`` in chunks of ``chunk`` frames to ``(T, 3, H, W)`` in ``[0, 1]``.
+
+        ``frames`` (the all-in-focus frames of the same latents) are used by variants whose VAE
+        decodes with encoder features; this one ignores them.
+        """
         out = []
         for part in latents.split(chunk):
             z = part.to(self._execution_device, self.vae.dtype) / self.vae.config.scaling_factor
@@ -379,7 +390,7 @@ class BokehVideoPipeline(DiffusionPipeline):
 
         # 1. Check inputs
         window = window or self.default_window
-        overlap = default_overlap(window) if overlap is None else overlap
+        overlap = default_overlap(window, getattr(self, "default_overlap", None)) if overlap is None else overlap
         self.check_inputs(frames, disparity, focus, blur, num_inference_steps, window, overlap)
         # 2. Encode the instruction and the reference once
         context = self.prepare_context(prompt, reference)

@@ -18,14 +18,16 @@ from __future__ import annotations
 import torch
 
 from bokehfx.diffusion.pipeline import shared_noise
-from bokehfx.windows import StreamingWindowPlanner, Window, window_fade_in
+from bokehfx.windows import StreamingWindowPlanner, Window
 
 #: Default overlap as a fraction of the window.
 DEFAULT_OVERLAP_FRACTION = 0.25
 
 
-def default_overlap(window: int) -> int:
-    """A quarter of the window (at least one frame when the window has more than one)."""
+def default_overlap(window: int, model_overlap: int | None = None) -> int:
+    """The model's own overlap when it names one that fits, else a quarter of the window (at least one frame)."""
+    if model_overlap is not None and 0 <= model_overlap < window:
+        return model_overlap
     return min(window - 1, max(1, round(window * DEFAULT_OVERLAP_FRACTION))) if window > 1 else 0
 
 
@@ -110,7 +112,7 @@ class LatentWindowStream:
         if self.steps > 1:
             noise = shared_noise(win.frames, tuple(latents.shape[1:]), self.seed)
         blend = None
-        fade = torch.from_numpy(window_fade_in(win))
+        fade = torch.from_numpy(self.pipe.window_fade_in(win))
         if self.steps > 1 and win.blend_in and self.trajectory is not None:
             prev_start, prev = self.trajectory
             offset = win.start - prev_start
@@ -130,9 +132,10 @@ class LatentWindowStream:
         if count <= 0:
             return torch.zeros(0)
         done = torch.stack(self.result[:count])  # type: ignore[arg-type]
+        frames = torch.stack(self.frames[:count]) if self.pipe.text_encoder is None else None
         for buffer in (self.frames, self.latents, self.cond, self.blur, self.result):
             del buffer[:count]
         self.base = final_before
         if self.output_latents:
             return done
-        return self.pipe.decode_latents(done, self.decode_chunk)
+        return self.pipe.decode_latents(done, self.decode_chunk, frames=frames)

@@ -12,6 +12,8 @@ What it adds is configuration, never a second code path per variant:
   added to the time embedding of that frame (0 turns it off).
 - ``bokeh_tokens``: decoupled cross-attention in every ``attn2`` for that many bokeh tokens at
   the end of ``encoder_hidden_states`` (0: plain cross-attention, no reference branch).
+- ``blur_fuser_frequencies``: Any-to-Bokeh's gated fuser with its own K embedding in every spatial
+  transformer block (:mod:`bokehfx.models.any_to_bokeh`; 0 turns it off).
 - ``encoder_hidden_states`` may be ``(B, N, D)`` (one context for the clip) or ``(B, F, N, D)``
   (one per frame, e.g. a CLIP embedding of each frame).
 """
@@ -27,6 +29,7 @@ from diffusers.models.unets.unet_spatio_temporal_condition import UNetSpatioTemp
 from diffusers.utils import BaseOutput
 from torch import nn
 
+from bokehfx.models.any_to_bokeh import install_blur_fusers, interleaved_fourier_features
 from bokehfx.models.attention import install_decoupled_attention
 from bokehfx.models.conditioning import blur_fourier_features
 
@@ -66,6 +69,9 @@ class BokehUNetSpatioTemporalModel(UNetSpatioTemporalConditionModel):
         bokeh_attention_scale (`float`, defaults to 1.0): Weight of the bokeh attention output.
         latent_inputs (`tuple[str, ...]`, defaults to ``("sample", "image")``): The latents at the
             start of the input, in order (see ``LATENT_INPUTS``); the focus channels follow them.
+        blur_fuser_frequencies (`int`, defaults to 0): Fourier frequencies of the K embedding of
+            the spatial blocks' fusers (0: no fusers; Any-to-Bokeh: 16).
+        blur_fuser_temperature (`float`, defaults to 100.0): Highest frequency of those features.
     """
 
     @register_to_config
@@ -92,6 +98,8 @@ class BokehUNetSpatioTemporalModel(UNetSpatioTemporalConditionModel):
         bokeh_tokens: int = 16,
         bokeh_attention_scale: float = 1.0,
         latent_inputs: tuple[str, ...] = ("sample", "image"),
+        blur_fuser_frequencies: int = 0,
+        blur_fuser_temperature: float = 100.0,
     ) -> None:
         super().__init__(
             sample_size=sample_size, in_channels=in_channels, out_channels=out_channels,
@@ -116,6 +124,7 @@ class BokehUNetSpatioTemporalModel(UNetSpatioTemporalConditionModel):
             self.blur_embedding = nn.Linear(2 * blur_embedding_frequencies, block_out_channels[0] * TIME_EMBED_MULTIPLE)
         if bokeh_tokens:
             install_decoupled_attention(self, bokeh_tokens, bokeh_attention_scale)
+        self._fuser_context = install_blur_fusers(self, blur_fuser_frequencies) if blur_fuser_frequencies else None
 
     @property
     def focus_channels(self) -> int:
@@ -164,6 +173,20 @@ class BokehUNetSpatioTemporalModel(UNetSpatioTemporalConditionModel):
         if sample.shape[-1] % factor or sample.shape[-2] % factor:
             raise ValueError(f"latent size {tuple(sample.shape[-2:])} must be a multiple of {factor}")
         emb = self._embedding(sample, timestep, added_time_ids, blur)
+        if self._fuser_context is not None:
+            if blur is None:
+                raise ValueError("this UNet's fusers embed the blur strength: pass blur, a (batch, frames) tensor of K")
+            self._fuser_context.features = interleaved_fourier_features(
+                blur.reshape(-1).float(), self.config.blur_fuser_frequencies, self.config.blur_fuser_temperature)
+        try:
+            return self._forward(sample, emb, encoder_hidden_states, return_dict)
+        finally:
+            if self._fuser_context is not None:
+                self._fuser_context.features = None
+
+    def _forward(self, sample: torch.Tensor, emb: torch.Tensor, encoder_hidden_states: torch.Tensor,
+                 return_dict: bool) -> BokehUNetOutput | tuple[torch.Tensor]:
+        batch, frames = sample.shape[:2]
         if encoder_hidden_states.ndim == 4:
             context = encoder_hidden_states.flatten(0, 1)
         else:

@@ -153,7 +153,8 @@ class DiffusionRenderer:
         self.options = options or DiffusionOptions()
         opts = self.options
         self.window = opts.window or pipeline.default_window
-        overlap = default_overlap(self.window) if opts.overlap is None else opts.overlap
+        overlap = (default_overlap(self.window, getattr(pipeline, "default_overlap", None))
+                   if opts.overlap is None else opts.overlap)
         self.window, self.overlap = validate_window_args(self.window, overlap)
         self.guidance = (DEFAULT_GUIDANCE_IMAGE if opts.guidance_image is None else opts.guidance_image,
                          DEFAULT_GUIDANCE_TEXT if opts.guidance_text is None else opts.guidance_text)
