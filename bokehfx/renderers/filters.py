@@ -143,3 +143,27 @@ def expand_bilinear(x: torch.Tensor, factor: int, h: int, w: int) -> torch.Tenso
         return x
     size = (x.shape[-2] * factor, x.shape[-1] * factor)
     return F.interpolate(x, size=size, mode="bilinear", align_corners=False)[..., :h, :w]
+
+
+#: Taps of the reduction by two that is the adjoint of bilinear upsampling (it keeps centroids).
+TENT_TAPS = (0.125, 0.375, 0.375, 0.125)
+
+
+def reduce_tent(x: torch.Tensor, factor: int) -> torch.Tensor:
+    """Reduce by ``factor`` (a power of two) in steps of two with the tent ``TENT_TAPS``.
+
+    Unlike the area average of :func:`reduce_area`, which moves a point to the centre of its cell,
+    this keeps the centroid of every point where it was, so a point blurred on a reduced level and
+    upsampled by :func:`expand_bilinear` lands where it belongs. Borders are replicated.
+    """
+    taps = torch.tensor(TENT_TAPS, device=x.device, dtype=x.dtype)
+    b, c = x.shape[:2]
+    while factor > 1:
+        h, w = x.shape[-2:]
+        x = F.pad(x, (1, 1 + w % 2, 1, 1 + h % 2), mode="replicate")
+        flat = x.reshape(b * c, 1, *x.shape[-2:])
+        flat = F.conv2d(flat, taps.view(1, 1, 4, 1), stride=(2, 1))
+        flat = F.conv2d(flat, taps.view(1, 1, 1, 4), stride=(1, 2))
+        x = flat.view(b, c, *flat.shape[-2:])
+        factor //= 2
+    return x

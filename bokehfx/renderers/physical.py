@@ -41,7 +41,7 @@ import torch
 from bokehfx.errors import UsageError
 from bokehfx.renderers.aperture import aperture_kernel
 from bokehfx.renderers.base import Look, check_inputs
-from bokehfx.renderers.filters import convolve_sum, expand_bilinear, pull_push, reduce_area
+from bokehfx.renderers.filters import convolve_sum, expand_bilinear, pull_push, reduce_area, reduce_tent
 from bokehfx.renderers.slabs import BinnedSlabs, MaskedSlabs, SlabPieces
 
 #: Rec. 709 luminance weights of linear RGB (used by the highlight boost).
@@ -63,9 +63,9 @@ LEVEL_VARIANCE = 0.3
 #: Renderer settings per quality: ``lowres_min_radius`` sets how coarse a slab's level may be,
 #: ``layer_step_px`` / ``layer_step_ratio`` how finely depth is sliced.
 QUALITY_PRESETS: dict[str, dict[str, float]] = {
-    "draft": {"lowres_min_radius": 1.0, "lowres_shape_radius": 4.0, "layer_step_px": 1.5, "layer_step_ratio": 0.25},
-    "normal": {"lowres_min_radius": 3.0, "lowres_shape_radius": 6.0, "layer_step_px": 1.0, "layer_step_ratio": 0.15},
-    "final": {"lowres_min_radius": 6.0, "lowres_shape_radius": 8.0, "layer_step_px": 1.0, "layer_step_ratio": 0.1},
+    "draft": {"lowres_min_radius": 1.0, "blur_min_radius": 1.0, "lowres_shape_radius": 4.0, "layer_step_px": 1.5, "layer_step_ratio": 0.25},
+    "normal": {"lowres_min_radius": 3.0, "blur_min_radius": 1.5, "lowres_shape_radius": 6.0, "layer_step_px": 1.0, "layer_step_ratio": 0.15},
+    "final": {"lowres_min_radius": 6.0, "blur_min_radius": 3.0, "lowres_shape_radius": 8.0, "layer_step_px": 1.0, "layer_step_ratio": 0.1},
 }
 QUALITIES: tuple[str, ...] = tuple(QUALITY_PRESETS)
 
@@ -193,6 +193,7 @@ class PhysicalRenderer:
         layer_step_ratio: float | None = None,
         lowres_min_radius: float | None = None,
         lowres_shape_radius: float | None = None,
+        blur_min_radius: float | None = None,
         max_downsample: int = 32,
         fill_confidence: float = 0.1,
         cat_eye_zones: int = 3,
@@ -209,10 +210,12 @@ class PhysicalRenderer:
         layer_step_ratio = preset["layer_step_ratio"] if layer_step_ratio is None else layer_step_ratio
         lowres_min_radius = preset["lowres_min_radius"] if lowres_min_radius is None else lowres_min_radius
         lowres_shape_radius = preset["lowres_shape_radius"] if lowres_shape_radius is None else lowres_shape_radius
+        blur_min_radius = preset["blur_min_radius"] if blur_min_radius is None else blur_min_radius
         if not layer_step_px > 0 or not layer_step_ratio >= 0:
             raise UsageError(f"layer_step_px must be > 0 and layer_step_ratio >= 0, got {layer_step_px!r}, {layer_step_ratio!r}")
-        if not lowres_min_radius > 0 or not lowres_shape_radius > 0:
-            raise UsageError(f"lowres_min_radius and lowres_shape_radius must be > 0, got {lowres_min_radius!r}, {lowres_shape_radius!r}")
+        if not min(lowres_min_radius, lowres_shape_radius, blur_min_radius) > 0:
+            raise UsageError("lowres_min_radius, lowres_shape_radius and blur_min_radius must be > 0, "
+                             f"got {lowres_min_radius!r}, {lowres_shape_radius!r}, {blur_min_radius!r}")
         if max_downsample < 1 or max_downsample & (max_downsample - 1):
             raise UsageError(f"max_downsample must be a power of two >= 1, got {max_downsample!r}")
         if not 0 < fill_confidence <= 1:
@@ -230,6 +233,7 @@ class PhysicalRenderer:
         self.layer_step_ratio = layer_step_ratio
         self.lowres_min_radius = lowres_min_radius
         self.lowres_shape_radius = lowres_shape_radius
+        self.blur_min_radius = blur_min_radius
         self.max_downsample = max_downsample
         self.fill_confidence = fill_confidence
         self.cat_eye_zones = cat_eye_zones
@@ -310,16 +314,19 @@ class PhysicalRenderer:
             coverage[index] = torch.where(exact, coverage[index], cov.to(out_device, out_dtype))
         return colour, coverage
 
-    def _downsample_factor(self, radius: float) -> int:
-        """Pyramid level (reduction) for a blur of ``radius`` pixels (see ``lowres_min_radius``)."""
+    def _downsample_factor(self, radius: float, base: float | None = None) -> int:
+        """Pyramid level (reduction) for a blur of ``radius`` pixels.
+
+        The coarsest power of two ``f`` that keeps at least ``base`` reduced pixels of radius at
+        ``f = 2`` (``base`` defaults to ``lowres_min_radius``) and at least ``lowres_shape_radius``
+        on coarser levels: small blurs go to half resolution early, large ones keep enough reduced
+        pixels for the aperture (and bright highlights' rims) to keep their shape.
+        """
+        base = self.lowres_min_radius if base is None else base
         factor = 1
-        while factor * 2 <= self.max_downsample and radius >= self._level_min_radius(factor * 2):
+        while factor * 2 <= self.max_downsample and radius >= 2 * factor * (base if factor == 1 else self.lowres_shape_radius):
             factor *= 2
         return factor
-
-    def _level_min_radius(self, factor: int) -> float:
-        """Smallest blur radius (full-resolution pixels) filtered at reduction ``factor``."""
-        return factor * min(self.lowres_min_radius * math.log2(factor), self.lowres_shape_radius)
 
     @staticmethod
     def _level_radius(radius: float, factor: int) -> float:
@@ -374,9 +381,9 @@ class PhysicalRenderer:
             for part, radius in ((lo, radii[j]), (hi, radii[j + 1])):
                 # A part may be filtered on a coarser level than its slab (the slab's level is set
                 # by its smaller radius).
-                own = max(factor, self._downsample_factor(abs(radius)))
+                own = max(factor, self._downsample_factor(abs(radius), self.blur_min_radius))
                 step = own // factor
-                small = reduce_area(part.to(conv_dtype), step)
+                small = reduce_tent(part.to(conv_dtype), step)
                 blurred = self._blur([(small, self._level_radius(abs(radius), own), radius > 0)], look, h, w, kernels)
                 blurred = expand_bilinear(blurred, step, *part.shape[-2:]).to(self.dtype)
                 out = blurred if out is None else out + blurred
