@@ -69,7 +69,8 @@ def _direct_convolve(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def convolve_sum(pairs: list[tuple[torch.Tensor, torch.Tensor]], direct_max_taps: int = 25) -> torch.Tensor:
+def convolve_sum(pairs: list[tuple[torch.Tensor, torch.Tensor]], direct_max_taps: int = 25,
+                 spectra: dict[tuple[int, tuple[int, int]], torch.Tensor] | None = None) -> torch.Tensor:
     r"""``sum_i x_i * k_i``: convolve each tensor with its kernel (scatter semantics) and add up.
 
     Borders are replicated. Kernels with at most ``direct_max_taps`` taps are applied directly;
@@ -79,6 +80,8 @@ def convolve_sum(pairs: list[tuple[torch.Tensor, torch.Tensor]], direct_max_taps
         pairs (`list[tuple[torch.Tensor, torch.Tensor]]`): ``(x, kernel)`` with ``x`` of shape
             ``(B, C, h, w)`` (all equal, float32/float64) and odd-sided ``(kh, kw)`` kernels.
         direct_max_taps (`int`, defaults to 25): threshold between direct and FFT convolution.
+        spectra (`dict`, *optional*): cache of kernel spectra, keyed by the kernel tensor's ``id``
+            and the FFT size; pass the same dict only while the kernels it has seen stay alive.
 
     Returns:
         `torch.Tensor`: ``(B, C, h, w)`` sum of the convolutions.
@@ -103,8 +106,13 @@ def convolve_sum(pairs: list[tuple[torch.Tensor, torch.Tensor]], direct_max_taps
         spectrum = None
         for x, kernel in spectral:
             ky, kx = py - kernel.shape[0] // 2, px - kernel.shape[1] // 2
-            kernel = F.pad(kernel, (kx, kx, ky, ky))
-            term = torch.fft.rfft2(F.pad(x, (px, px, py, py), mode="replicate"), s=size) * torch.fft.rfft2(kernel, s=size)
+            key = (id(kernel), size, py, px)
+            spectrum_k = None if spectra is None else spectra.get(key)
+            if spectrum_k is None:
+                spectrum_k = torch.fft.rfft2(F.pad(kernel, (kx, kx, ky, ky)), s=size)
+                if spectra is not None:
+                    spectra[key] = spectrum_k
+            term = torch.fft.rfft2(F.pad(x, (px, px, py, py), mode="replicate"), s=size) * spectrum_k
             spectrum = term if spectrum is None else spectrum + term
         y = torch.fft.irfft2(spectrum, s=size)[..., 2 * py : 2 * py + h, 2 * px : 2 * px + w]
         out = y if out is None else out + y

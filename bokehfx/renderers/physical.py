@@ -368,6 +368,7 @@ class PhysicalRenderer:
             sources[factor] = BinnedSlabs(frames.to(gather_dtype), weight.to(gather_dtype), index, frac.to(gather_dtype),
                                           count, sorted(members), factor, alpha is None)
         kernels: dict[tuple[float, bool, tuple[float, float]], torch.Tensor] = {}
+        spectra: dict[tuple[int, tuple[int, int]], torch.Tensor] = {}
         h, w = s.shape[-2:]
 
         conv_dtype = torch.float64 if self.dtype == torch.float64 else torch.float32
@@ -377,15 +378,17 @@ class PhysicalRenderer:
             pieces = sources[factor].pieces(j)
             fill = pieces if factor >= self.fill_downsample else sources[self.fill_downsample].pieces(j)
             lo, hi = self._extend(pieces, fill, factor)
-            out = None
+            # A kernel part may be filtered on a coarser level than its slab (the slab's level is
+            # set by its smaller radius); parts on the same level share one convolution.
+            by_level: dict[int, list[tuple[torch.Tensor, float, bool]]] = {}
             for part, radius in ((lo, radii[j]), (hi, radii[j + 1])):
-                # A part may be filtered on a coarser level than its slab (the slab's level is set
-                # by its smaller radius).
                 own = max(factor, self._downsample_factor(abs(radius), self.blur_min_radius))
-                step = own // factor
-                small = reduce_tent(part.to(conv_dtype), step)
-                blurred = self._blur([(small, self._level_radius(abs(radius), own), radius > 0)], look, h, w, kernels)
-                blurred = expand_bilinear(blurred, step, *part.shape[-2:]).to(self.dtype)
+                small = reduce_tent(part.to(conv_dtype), own // factor)
+                by_level.setdefault(own, []).append((small, self._level_radius(abs(radius), own), radius > 0))
+            out = None
+            for own, parts in by_level.items():
+                blurred = self._blur(parts, look, h, w, kernels, spectra)
+                blurred = expand_bilinear(blurred, own // factor, *lo.shape[-2:]).to(self.dtype)
                 out = blurred if out is None else out + blurred
             return out
 
@@ -478,14 +481,15 @@ class PhysicalRenderer:
         return whole - upper, upper
 
     def _blur(self, parts: list[tuple[torch.Tensor, float, bool]], look: Look, full_h: int, full_w: int,
-              kernels: dict[tuple[float, bool, tuple[float, float]], torch.Tensor]) -> torch.Tensor:
+              kernels: dict[tuple[float, bool, tuple[float, float]], torch.Tensor],
+              spectra: dict[tuple[int, tuple[int, int]], torch.Tensor]) -> torch.Tensor:
         """Convolve layer parts ``(tensor, radius, near)`` with their aperture kernels and add up.
 
         Far parts see the aperture upright; near parts (in front of the focal plane) see it
         point-reflected, as a thin lens does. With cat-eye vignetting, kernels are interpolated
         between ``cat_eye_zones`` x ``cat_eye_zones`` frame positions (scatter form: each source
-        pixel's kernel is the bilinear mix of its zone kernels). ``kernels`` caches rasterised
-        kernels for the duration of one render.
+        pixel's kernel is the bilinear mix of its zone kernels). ``kernels`` and ``spectra`` cache
+        rasterised kernels and their FFTs for the duration of one render.
         """
 
         def kernel(radius: float, near: bool, position: tuple[float, float], device, dtype) -> torch.Tensor:
@@ -516,4 +520,4 @@ class PhysicalRenderer:
                 for cx in torch.linspace(-1.0, 1.0, n).tolist():
                     wx = (1.0 - (xs - cx).abs() / spacing).clamp_min(0.0).view(1, 1, 1, w)
                     pairs.append((layer * (wy * wx), kernel(radius, near, (cx * scale_x, cy * scale_y), device, dtype)))
-        return convolve_sum(pairs, self.direct_max_taps)
+        return convolve_sum(pairs, self.direct_max_taps, spectra)
