@@ -64,8 +64,8 @@ LEVEL_VARIANCE = 0.3
 #: ``layer_step_px`` / ``layer_step_ratio`` how finely depth is sliced.
 QUALITY_PRESETS: dict[str, dict[str, float]] = {
     "draft": {"lowres_min_radius": 1.0, "blur_min_radius": 1.0, "lowres_shape_radius": 4.0, "layer_step_px": 1.5, "layer_step_ratio": 0.25},
-    "normal": {"lowres_min_radius": 3.0, "blur_min_radius": 1.5, "lowres_shape_radius": 6.0, "layer_step_px": 1.0, "layer_step_ratio": 0.15},
-    "final": {"lowres_min_radius": 6.0, "blur_min_radius": 3.0, "lowres_shape_radius": 8.0, "layer_step_px": 1.0, "layer_step_ratio": 0.1},
+    "normal": {"lowres_min_radius": 4.0, "blur_min_radius": 4.0, "lowres_shape_radius": 6.0, "layer_step_px": 1.0, "layer_step_ratio": 0.15},
+    "final": {"lowres_min_radius": 6.0, "blur_min_radius": 6.0, "lowres_shape_radius": 8.0, "layer_step_px": 1.0, "layer_step_ratio": 0.1},
 }
 QUALITIES: tuple[str, ...] = tuple(QUALITY_PRESETS)
 
@@ -361,7 +361,7 @@ class PhysicalRenderer:
         sources: dict[int, MaskedSlabs | BinnedSlabs] = {1: MaskedSlabs(frames, weight, index, frac)}
         gather_dtype = torch.float64 if self.dtype == torch.float64 else torch.float32
         # Slabs finer than the fill level take their fill inputs from the binning at that level.
-        fine = [j for j in slabs if levels[j] < self.fill_downsample]
+        fine = [j for j in slabs if levels[j] < self.fill_downsample] if self.fill_downsample > 1 else []
         binned_levels = {f for f in levels.values() if f > 1} | ({self.fill_downsample} if fine else set())
         for factor in sorted(binned_levels):
             members = [j for j in slabs if levels[j] == factor] + (fine if factor == self.fill_downsample else [])
@@ -377,6 +377,8 @@ class PhysicalRenderer:
             factor = levels[j]
             pieces = sources[factor].pieces(j)
             fill = pieces if factor >= self.fill_downsample else sources[self.fill_downsample].pieces(j)
+            if fill.below is None:
+                fill.below = (index <= j).to(pieces.premult.dtype)
             lo, hi = self._extend(pieces, fill, factor)
             # A kernel part may be filtered on a coarser level than its slab (the slab's level is
             # set by its smaller radius); parts on the same level share one convolution.
