@@ -75,7 +75,12 @@ def main() -> None:
     parser.add_argument("--height", type=int, default=DEFAULT_HEIGHT)
     parser.add_argument("--repeats", type=int, default=2, help="timed runs per side (median)")
     parser.add_argument("--quality", choices=("draft", "normal", "final"), default="normal")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch default; 1 on a crowded machine)")
     args = parser.parse_args()
+    if args.threads > 0:
+        import torch
+
+        torch.set_num_threads(args.threads)
     print(_common.machine_banner())
     with tempfile.TemporaryDirectory(prefix="bokehfx-bench-dof-") as tmp:
         folder = Path(tmp)
