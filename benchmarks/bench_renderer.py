@@ -1,19 +1,24 @@
-"""Benchmark: physical renderer frames/s against the naive per-pixel gather blur, same run.
+"""Benchmark: physical renderer frames/s across blur strengths and scenes, against the naive gather.
 
 Usage::
 
-    python benchmarks/bench_renderer.py                      # CPU, 1080p, K = 40
-    python benchmarks/bench_renderer.py --device cuda --sizes 1080p,2160p --dtype float16
+    python benchmarks/bench_renderer.py                      # CPU, 1080p, both scenes, K = 10, 20, 40, 80
+    python benchmarks/bench_renderer.py --quality draft --runs 1
+    python benchmarks/bench_renderer.py --device cuda --sizes 2160p --dtype float16 --frames 8 --blurs 80
 
-The scene is the procedural layered RGB-D scene of ``bokehfx.scenes`` (``--scene layered``) or a
-full-frame disparity ramp (``--scene ramp``, the worst case: every depth slab is occupied). Times
-are medians over ``--runs`` renders after one warm-up; the baseline is ``gather_blur`` on the same
-frames and device, timed over ``--naive-runs`` renders.
+In one run it prints, per size, scene (``layered``: the procedural layered RGB-D scene of
+``bokehfx.scenes``; ``ramp``: a full-frame disparity ramp, the common case of continuous real
+depth, where every depth slab is occupied) and K, the median frames/s over ``--runs`` renders after
+one warm-up. The named baseline is ``gather_blur`` (the naive per-pixel gather) on the ramp at
+``--naive-blur`` (K = 40), timed once, in the same process. Then two ratios that say whether cost
+depends on K: ramp K=max over K=min frames/s. The first line gives the machine's load average:
+on a shared machine absolute figures move with the neighbours, the ratios much less.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 
@@ -21,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from bokehfx.renderers import Look, PhysicalRenderer
+from bokehfx.renderers.physical import QUALITIES
 from bokehfx.renderers.gather import gather_blur
 from bokehfx.scenes import make_scene
 
@@ -62,36 +68,52 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1, ...)")
     parser.add_argument("--sizes", default="1080p", help=f"comma-separated sizes from {', '.join(SIZES)}")
-    parser.add_argument("--blur", type=float, default=40.0, help="blur strength K in pixels")
+    parser.add_argument("--blurs", default="10,20,40,80", help="comma-separated blur strengths K in pixels")
     parser.add_argument("--focus", type=float, default=0.45, help="focal plane F in normalized disparity")
     parser.add_argument("--frames", type=int, default=1, help="frames per render call (batch)")
-    parser.add_argument("--runs", type=int, default=3, help="timed renders per size (median)")
-    parser.add_argument("--naive-runs", type=int, default=1, help="timed naive-gather renders per size (0: skip)")
-    parser.add_argument("--scene", choices=("layered", "ramp"), default="layered")
+    parser.add_argument("--runs", type=int, default=3, help="timed renders per case (median)")
+    parser.add_argument("--naive-blur", type=float, default=40.0, help="K of the naive-gather baseline (0: skip it)")
+    parser.add_argument("--scenes", default="layered,ramp", help="comma-separated scenes: layered, ramp")
+    parser.add_argument("--quality", choices=QUALITIES, default="normal", help="renderer quality preset")
     parser.add_argument("--dtype", choices=tuple(DTYPES), default="float32", help="renderer working dtype")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch default)")
     args = parser.parse_args()
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    renderer = PhysicalRenderer(device=device, dtype=DTYPES[args.dtype])
+    renderer = PhysicalRenderer(device=device, dtype=DTYPES[args.dtype], quality=args.quality, chunk_frames=args.frames)
     look = Look()
-    print(f"device={device} dtype={args.dtype} threads={torch.get_num_threads()} K={args.blur} F={args.focus} scene={args.scene} batch={args.frames}")
+    blurs = [float(k) for k in args.blurs.split(",")]
+    scenes = args.scenes.split(",")
+    print(f"machine: {os.cpu_count()} CPUs, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"device={device} dtype={args.dtype} quality={args.quality} threads={torch.get_num_threads()} "
+          f"F={args.focus} batch={args.frames} runs={args.runs}")
     for name in args.sizes.split(","):
         if name not in SIZES:
             raise SystemExit(f"error: --sizes: unknown size {name!r} (choose from {', '.join(SIZES)})")
-        frames, disparity = build_inputs(SIZES[name], args.scene, args.frames, device)
-        focus = torch.full((args.frames,), args.focus, device=device)
-        blur = torch.full((args.frames,), args.blur, device=device)
-        renderer.render(frames, disparity, focus, blur, look)
-        ours = timed(lambda: renderer.render(frames, disparity, focus, blur, look), args.runs, device)
-        ours_fps = args.frames / ours
-        line = f"{name}: bokehfx {ours_fps:.3f} frames/s (median {ours:.3f} s per {args.frames} frame(s) over {args.runs} runs)"
-        if args.naive_runs > 0:
-            naive = timed(lambda: gather_blur(frames, disparity, focus, blur), args.naive_runs, device)
-            naive_fps = args.frames / naive
-            line += f"; naive gather {naive_fps:.4f} frames/s (median {naive:.2f} s over {args.naive_runs} runs); speed-up x{ours_fps / naive_fps:.1f}"
-        print(line, flush=True)
+        ramp_fps: dict[float, float] = {}
+        for scene in scenes:
+            frames, disparity = build_inputs(SIZES[name], scene, args.frames, device)
+            focus = torch.full((args.frames,), args.focus, device=device)
+            for k in blurs:
+                blur = torch.full((args.frames,), k, device=device)
+                renderer.render(frames, disparity, focus, blur, look)
+                seconds = timed(lambda: renderer.render(frames, disparity, focus, blur, look), args.runs, device)
+                fps = args.frames / seconds
+                if scene == "ramp":
+                    ramp_fps[k] = fps
+                print(f"{name} {scene:7s} K={k:g}: {fps:.3f} frames/s (median {seconds:.3f} s per {args.frames} frame(s))", flush=True)
+            if scene == "ramp" and args.naive_blur > 0:
+                blur = torch.full((args.frames,), args.naive_blur, device=device)
+                naive = timed(lambda: gather_blur(frames, disparity, focus, blur), 1, device)
+                naive_fps = args.frames / naive
+                line = f"{name} ramp    naive gather K={args.naive_blur:g}: {naive_fps:.4f} frames/s"
+                if args.naive_blur in ramp_fps:
+                    line += f"; bokehfx x{ramp_fps[args.naive_blur] / naive_fps:.1f} faster"
+                print(line, flush=True)
+        if len(ramp_fps) > 1:
+            lo, hi = min(ramp_fps), max(ramp_fps)
+            print(f"{name} ramp K={hi:g} / K={lo:g} frames/s: {ramp_fps[hi] / ramp_fps[lo]:.2f} (target >= 0.5)")
 
 
 if __name__ == "__main__":

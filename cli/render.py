@@ -72,6 +72,14 @@ class Backend(str, enum.Enum):
     ray = "ray"
 
 
+class Quality(str, enum.Enum):
+    """Speed against fidelity of the physical engine (like a compositor's proxy quality)."""
+
+    draft = "draft"
+    normal = "normal"
+    final = "final"
+
+
 class Precision(str, enum.Enum):
     """Working precision of the engine."""
 
@@ -177,6 +185,9 @@ def render(
                                                       rich_help_panel=LOOK)] = None,
     renderer: Annotated[RendererName, typer.Option(help="Rendering engine.", rich_help_panel=LOOK)]
     = RendererName.physical,
+    quality: Annotated[Quality, typer.Option(
+        help="Physical engine speed/fidelity: draft (fast preview), normal, or final (finest depth slices "
+             "and pyramid levels; slowest).", rich_help_panel=LOOK)] = Quality.normal,
     ref: Annotated[Optional[str], typer.Option(help="Reference bokeh image (diffusion renderer): its blur "
                                                     "pattern and strength, not its content, steer the look.",
                                                rich_help_panel=DIFFUSION)] = None,
@@ -308,7 +319,7 @@ def render(
         focus=FocusRequest(prompt=prompt, focus=focus, blur=blur, focus_point=focus_point,
                            region=_region(focus_region), subjects=subject_model is not None), look=look,
         view=OutputView(view.value), depth=depth_spec, device=where,
-        dtype=None if dtype is Precision.fp32 else dtype.value, on_lost=on_lost,
+        dtype=None if dtype is Precision.fp32 else dtype.value, quality=quality.value, on_lost=on_lost,
         save_depth=Path(save_depth) if save_depth else None, subject_model=subject_model,
         diffusion=diffusion,
     )

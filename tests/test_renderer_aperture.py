@@ -55,12 +55,13 @@ def test_rendered_point_light_shows_blade_count_and_rounding_removes_it() -> Non
 
 
 def test_near_bokeh_is_the_far_bokeh_point_reflected() -> None:
-    frames = torch.zeros(1, 3, 81, 81)
+    # An even size: the cells of the reduced pyramid levels are then symmetric under the reflection.
+    frames = torch.zeros(1, 3, 80, 80)
     frames[0, :, 40, 40] = 100.0
     look = Look(aperture="polygon", blades=3)
     render = PhysicalRenderer().render
-    far = render(frames, torch.zeros(1, 1, 81, 81), torch.tensor([0.5]), torch.tensor([20.0]), look)
-    near = render(frames, torch.ones(1, 1, 81, 81), torch.tensor([0.5]), torch.tensor([20.0]), look)
+    far = render(frames, torch.zeros(1, 1, 80, 80), torch.tensor([0.5]), torch.tensor([20.0]), look)
+    near = render(frames.flip(-1, -2), torch.ones(1, 1, 80, 80), torch.tensor([0.5]), torch.tensor([20.0]), look)
     assert torch.allclose(near, far.flip(-1, -2), atol=1e-4)
     assert not torch.allclose(near, far, atol=1e-2)
 

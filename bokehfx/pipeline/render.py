@@ -59,6 +59,7 @@ class DofSettings:
     depth: DepthSpec = field(default_factory=DepthSpec)
     device: str = "cpu"
     dtype: str | None = None
+    quality: str = "normal"
     on_lost: str = "raise"
     save_depth: Path | None = None
     subject_model: str | None = None
@@ -82,7 +83,7 @@ def _engine(settings: DofSettings):
     # at no cost in speed; GPUs gain from batching.
     chunk = CPU_CHUNK_FRAMES if settings.device == "cpu" else None
     kwargs = {} if chunk is None else {"chunk_frames": chunk}
-    return PhysicalRenderer(device=settings.device, dtype=dtype[settings.dtype], **kwargs)
+    return PhysicalRenderer(device=settings.device, dtype=dtype[settings.dtype], quality=settings.quality, **kwargs)
 
 
 def _frames_factory(request: RenderRequest) -> Callable[[], Any]:

@@ -8,15 +8,26 @@ How it works (all batched over the frames of a window):
    geometrically by ``layer_step_ratio``). Slabs set the occlusion order. Inside its slab a pixel
    is blurred by a mix of the kernels at the slab's two bounding radii, linear in its position,
    so the blur varies continuously with depth: there is no banding between slices.
-3. Each slab is extended behind the nearer slabs: its colour and coverage are inpainted by
+3. Each slab is filtered on a pyramid level proportional to its CoC: the coarsest power-of-two
+   reduction ``f`` that keeps its smaller radius at or above ``lowres_min_radius`` reduced pixels.
+   A blur of radius ``r`` carries no detail finer than about ``r`` pixels, so nothing visible is
+   lost; the kernel is shrunk so that the reduction and the upsampling add no blur of their own
+   (their variance is taken out of the kernel's). The slabs of one level get their inputs
+   (colour, coverage, cumulative coverage) from one scatter-add over the frame
+   (:mod:`bokehfx.renderers.slabs`), so the cost of a frame barely grows with the number of
+   occupied slabs or with K.
+4. Each slab is extended behind the nearer slabs: its colour and coverage are inpainted by
    pull-push interpolation into the region that nearer slabs hide, so a defocused foreground edge
    reveals a plausible background instead of smearing itself.
-4. Each slab's premultiplied colour and coverage are convolved with the aperture kernels
-   (direct convolution for small kernels, FFT otherwise). Slabs with large radii are processed at
-   a reduced resolution (``lowres_min_radius``) and upsampled.
-5. Slabs are composited back to front with the "over" operator (a sharp foreground therefore never
-   leaks a halo into a blurred background, and a blurred foreground spreads over a sharp one), and
-   the result is normalised by the accumulated coverage.
+5. Each slab's premultiplied colour and coverage are convolved with the aperture kernels
+   (direct convolution for small kernels, FFT otherwise).
+6. Slabs are composited with the "over" operator: the far side back to front and the near side
+   front to back (over is associative), each side in one accumulator that is upsampled a level at
+   a time only when the next slab lives on a finer level. A sharp foreground therefore never leaks
+   a halo into a blurred background, and a blurred foreground spreads over a sharp one. The result
+   is normalised by the accumulated coverage.
+7. A pixel whose CoC is exactly 0 and that no nearer blur reaches comes out as the source pixel,
+   bit for bit.
 
 Everything happens in linear light; values above 1.0 are kept.
 """
@@ -26,17 +37,37 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 
 from bokehfx.errors import UsageError
 from bokehfx.renderers.aperture import aperture_kernel
 from bokehfx.renderers.base import Look, check_inputs
+from bokehfx.renderers.filters import convolve_sum, expand_bilinear, pull_push, reduce_area, reduce_tent
+from bokehfx.renderers.slabs import BinnedSlabs, MaskedSlabs, SlabPieces
 
 #: Rec. 709 luminance weights of linear RGB (used by the highlight boost).
 LUMA_WEIGHTS = (0.2126, 0.7152, 0.0722)
 
 #: Accumulated coverage below which a pixel is considered empty when normalising.
 COVERAGE_EPS = 1e-6
+
+#: Coverage of nearer blur below which an in-focus pixel keeps its source value exactly (a quarter
+#: of a 12-bit code value: invisible in any output).
+INVISIBLE_COVERAGE = 2.0**-14
+
+#: Variance (per axis, in full-resolution pixels squared, per unit of ``f**2 - 1``) that reducing
+#: by area averages and upsampling bilinearly a level at a time add to a slab filtered at reduction
+#: ``f`` (measured on point spreads; see ``tests/test_renderer_physical.py``). A disc of radius
+#: ``r`` has variance ``r**2 / 4`` per axis.
+LEVEL_VARIANCE = 0.3
+
+#: Renderer settings per quality: ``lowres_min_radius`` sets how coarse a slab's level may be,
+#: ``layer_step_px`` / ``layer_step_ratio`` how finely depth is sliced.
+QUALITY_PRESETS: dict[str, dict[str, float]] = {
+    "draft": {"lowres_min_radius": 1.0, "blur_min_radius": 1.0, "lowres_shape_radius": 4.0, "layer_step_px": 1.5, "layer_step_ratio": 0.25},
+    "normal": {"lowres_min_radius": 4.0, "blur_min_radius": 4.0, "lowres_shape_radius": 6.0, "layer_step_px": 1.0, "layer_step_ratio": 0.15},
+    "final": {"lowres_min_radius": 6.0, "blur_min_radius": 6.0, "lowres_shape_radius": 8.0, "layer_step_px": 1.0, "layer_step_ratio": 0.1},
+}
+QUALITIES: tuple[str, ...] = tuple(QUALITY_PRESETS)
 
 
 def layer_centres(max_radius: float, step_px: float = 1.0, step_ratio: float = 0.15) -> torch.Tensor:
@@ -111,118 +142,6 @@ def boost_highlights(frames: torch.Tensor, s: torch.Tensor, look: Look) -> torch
     return frames * factor
 
 
-def pull_push(premult: torch.Tensor, confidence: torch.Tensor, tau: float) -> torch.Tensor:
-    r"""Fill unknown pixels by pull-push interpolation (a fast image pyramid inpainting).
-
-    Args:
-        premult (`torch.Tensor`): ``(B, C, h, w)`` values premultiplied by ``confidence``.
-        confidence (`torch.Tensor`): ``(B, 1, h, w)`` or ``(B, C, h, w)`` (one per channel) in
-            ``[0, 1]``; 0 means unknown.
-        tau (`float`): confidence at and above which a pixel's own value is used unchanged.
-
-    Returns:
-        `torch.Tensor`: ``(B, C, h, w)`` normalised values, defined everywhere (0 where nothing at
-        all is known).
-    """
-    channels = premult.shape[1]
-    confidence = confidence.expand_as(premult)
-    levels = [torch.cat((premult, confidence), dim=1)]
-    while min(levels[-1].shape[-2:]) > 1:
-        x = levels[-1]
-        levels.append(F.avg_pool2d(F.pad(x, (0, x.shape[-1] % 2, 0, x.shape[-2] % 2)), 2))
-    top = levels[-1]
-    estimate = top[:, :channels] / top[:, channels:].clamp_min(COVERAGE_EPS)
-    for x in reversed(levels[:-1]):
-        h, w = x.shape[-2:]
-        size = (2 * estimate.shape[-2], 2 * estimate.shape[-1])
-        up = F.interpolate(estimate, size=size, mode="bilinear", align_corners=False)[..., :h, :w]
-        p, c = x[:, :channels], x[:, channels:]
-        trust = (c / tau).clamp(0.0, 1.0)
-        estimate = trust * (p / c.clamp_min(COVERAGE_EPS)) + (1.0 - trust) * up
-    return estimate
-
-
-def _fast_len(n: int) -> int:
-    """Smallest 5-smooth integer >= n (fast FFT size)."""
-    while True:
-        m = n
-        for prime in (2, 3, 5):
-            while m % prime == 0:
-                m //= prime
-        if m == 1:
-            return n
-        n += 1
-
-
-def _direct_convolve(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
-    """Small-kernel convolution as a sum of shifted copies (faster than depthwise conv2d on CPU)."""
-    kh, kw = kernel.shape
-    h, w = x.shape[-2:]
-    py, px = kh // 2, kw // 2
-    padded = F.pad(x, (px, px, py, py), mode="replicate")
-    out = torch.zeros_like(x)
-    for a, b in torch.nonzero(kernel).tolist():
-        out += kernel[a, b] * padded[..., 2 * py - a : 2 * py - a + h, 2 * px - b : 2 * px - b + w]
-    return out
-
-
-def convolve_sum(pairs: list[tuple[torch.Tensor, torch.Tensor]], direct_max_taps: int = 25) -> torch.Tensor:
-    r"""``sum_i x_i * k_i``: convolve each tensor with its kernel (scatter semantics) and add up.
-
-    Borders are replicated. Kernels with at most ``direct_max_taps`` taps are applied directly;
-    larger ones through one shared FFT size, summing the spectra so a single inverse FFT is needed.
-
-    Args:
-        pairs (`list[tuple[torch.Tensor, torch.Tensor]]`): ``(x, kernel)`` with ``x`` of shape
-            ``(B, C, h, w)`` (all equal, float32/float64) and odd-sided ``(kh, kw)`` kernels.
-        direct_max_taps (`int`, defaults to 25): threshold between direct and FFT convolution.
-
-    Returns:
-        `torch.Tensor`: ``(B, C, h, w)`` sum of the convolutions.
-    """
-    if not pairs:
-        raise UsageError("pairs must hold at least one (tensor, kernel) pair, got none")
-    out: torch.Tensor | None = None
-    spectral = []
-    for x, kernel in pairs:
-        kernel = kernel.to(x.dtype)
-        kh, kw = kernel.shape
-        if kh * kw <= direct_max_taps:
-            y = x * kernel[0, 0] if kh == 1 and kw == 1 else _direct_convolve(x, kernel)
-            out = y if out is None else out + y
-        else:
-            spectral.append((x, kernel))
-    if spectral:
-        h, w = spectral[0][0].shape[-2:]
-        py = max(k.shape[0] for _, k in spectral) // 2
-        px = max(k.shape[1] for _, k in spectral) // 2
-        size = (_fast_len(h + 2 * py), _fast_len(w + 2 * px))
-        spectrum = None
-        for x, kernel in spectral:
-            ky, kx = py - kernel.shape[0] // 2, px - kernel.shape[1] // 2
-            kernel = F.pad(kernel, (kx, kx, ky, ky))
-            term = torch.fft.rfft2(F.pad(x, (px, px, py, py), mode="replicate"), s=size) * torch.fft.rfft2(kernel, s=size)
-            spectrum = term if spectrum is None else spectrum + term
-        y = torch.fft.irfft2(spectrum, s=size)[..., 2 * py : 2 * py + h, 2 * px : 2 * px + w]
-        out = y if out is None else out + y
-    return out
-
-
-def convolve(x: torch.Tensor, kernel: torch.Tensor, direct_max_taps: int = 25) -> torch.Tensor:
-    r"""Convolve every channel of ``x`` with ``kernel`` (scatter semantics), replicate borders.
-
-    Args:
-        x (`torch.Tensor`): ``(B, C, h, w)`` float32/float64 tensor.
-        kernel (`torch.Tensor`): ``(kh, kw)`` kernel with odd sides.
-        direct_max_taps (`int`, defaults to 25): kernels with at most this many taps are applied
-            directly, larger ones by FFT.
-
-    Returns:
-        `torch.Tensor`: ``(B, C, h, w)`` convolved tensor.
-    """
-    return convolve_sum([(x, kernel)], direct_max_taps)
-
-
 class PhysicalRenderer:
     r"""Layered, occlusion-aware thin-lens renderer (the default bokehfx engine).
 
@@ -234,17 +153,22 @@ class PhysicalRenderer:
             the input frames.
         dtype (`torch.dtype`, defaults to `torch.float32`):
             Working precision of the per-pixel layer arithmetic (float32, float64, or on GPUs
-            float16/bfloat16). Convolutions always run in at least float32 (torch's FFT has no
-            bfloat16 and only power-of-two float16).
-        layer_step_px (`float`, defaults to 1.0):
-            Smallest spacing of the layer radii, in pixels.
-        layer_step_ratio (`float`, defaults to 0.15):
-            Relative spacing of layer radii for large blurs (0.15: one layer every 15 % of radius).
-        lowres_min_radius (`float`, defaults to 6.0):
-            A layer is blurred at the coarsest power-of-two reduction ``f`` that keeps its radius
-            at or above this many (reduced) pixels, then upsampled. Larger values are slower and
-            sharper-edged.
-        max_downsample (`int`, defaults to 16):
+            float16/bfloat16). Gathering and convolutions always run in at least float32 (torch's
+            FFT has no bfloat16 and only power-of-two float16).
+        quality (`str`, defaults to `"normal"`):
+            `"draft"`, `"normal"` or `"final"`: the defaults of ``lowres_min_radius``,
+            ``layer_step_px`` and ``layer_step_ratio`` (see ``QUALITY_PRESETS``). Draft previews
+            fast; final slices depth finer and filters each slab on a finer level.
+        layer_step_px (`float`, *optional*):
+            Smallest spacing of the layer radii, in pixels (1.0 at normal quality).
+        layer_step_ratio (`float`, *optional*):
+            Relative spacing of layer radii for large blurs (0.15 at normal quality: one layer
+            every 15 % of radius).
+        lowres_min_radius (`float`, *optional*):
+            A slab is filtered at the coarsest power-of-two reduction ``f`` that keeps its smaller
+            radius at or above this many reduced pixels, then upsampled (2.0 at normal quality).
+            Larger values are slower and keep the aperture's shape crisper for small blurs.
+        max_downsample (`int`, defaults to 32):
             Largest reduction factor ``f`` (a power of two).
         fill_confidence (`float`, defaults to 0.1):
             Pull-push trust threshold of the background fill: a pixel keeps its own colour once
@@ -257,18 +181,20 @@ class PhysicalRenderer:
             Reduction (power of two) at which the hidden-area fill is interpolated; the fill is
             smooth, so this costs little quality and saves most of its time.
         chunk_frames (`int`, defaults to 4):
-            Frames rendered together; bounds memory (about 90 float32 values per pixel and frame
-            at the peak). Results do not depend on it.
+            Frames rendered together (a batch); bounds memory. Results do not depend on it.
     """
 
     def __init__(
         self,
         device: torch.device | str = "cpu",
         dtype: torch.dtype = torch.float32,
-        layer_step_px: float = 1.0,
-        layer_step_ratio: float = 0.15,
-        lowres_min_radius: float = 6.0,
-        max_downsample: int = 16,
+        quality: str = "normal",
+        layer_step_px: float | None = None,
+        layer_step_ratio: float | None = None,
+        lowres_min_radius: float | None = None,
+        lowres_shape_radius: float | None = None,
+        blur_min_radius: float | None = None,
+        max_downsample: int = 32,
         fill_confidence: float = 0.1,
         cat_eye_zones: int = 3,
         direct_max_taps: int = 25,
@@ -277,10 +203,19 @@ class PhysicalRenderer:
     ) -> None:
         if dtype not in (torch.float16, torch.bfloat16, torch.float32, torch.float64):
             raise UsageError(f"dtype must be a floating torch dtype, got {dtype!r}")
+        if quality not in QUALITY_PRESETS:
+            raise UsageError(f"quality must be one of {', '.join(QUALITIES)}, got {quality!r}")
+        preset = QUALITY_PRESETS[quality]
+        layer_step_px = preset["layer_step_px"] if layer_step_px is None else layer_step_px
+        layer_step_ratio = preset["layer_step_ratio"] if layer_step_ratio is None else layer_step_ratio
+        lowres_min_radius = preset["lowres_min_radius"] if lowres_min_radius is None else lowres_min_radius
+        lowres_shape_radius = preset["lowres_shape_radius"] if lowres_shape_radius is None else lowres_shape_radius
+        blur_min_radius = preset["blur_min_radius"] if blur_min_radius is None else blur_min_radius
         if not layer_step_px > 0 or not layer_step_ratio >= 0:
             raise UsageError(f"layer_step_px must be > 0 and layer_step_ratio >= 0, got {layer_step_px!r}, {layer_step_ratio!r}")
-        if not lowres_min_radius > 0:
-            raise UsageError(f"lowres_min_radius must be > 0, got {lowres_min_radius!r}")
+        if not min(lowres_min_radius, lowres_shape_radius, blur_min_radius) > 0:
+            raise UsageError("lowres_min_radius, lowres_shape_radius and blur_min_radius must be > 0, "
+                             f"got {lowres_min_radius!r}, {lowres_shape_radius!r}, {blur_min_radius!r}")
         if max_downsample < 1 or max_downsample & (max_downsample - 1):
             raise UsageError(f"max_downsample must be a power of two >= 1, got {max_downsample!r}")
         if not 0 < fill_confidence <= 1:
@@ -293,9 +228,12 @@ class PhysicalRenderer:
             raise UsageError(f"cat_eye_zones must be >= 2, got {cat_eye_zones!r}")
         self.device = torch.device(device)
         self.dtype = dtype
+        self.quality = quality
         self.layer_step_px = layer_step_px
         self.layer_step_ratio = layer_step_ratio
         self.lowres_min_radius = lowres_min_radius
+        self.lowres_shape_radius = lowres_shape_radius
+        self.blur_min_radius = blur_min_radius
         self.max_downsample = max_downsample
         self.fill_confidence = fill_confidence
         self.cat_eye_zones = cat_eye_zones
@@ -363,7 +301,7 @@ class PhysicalRenderer:
         wd = self.dtype
         for start in range(0, len(active), self.chunk_frames):
             index = torch.tensor(active[start : start + self.chunk_frames], device=out_device)
-            rgb, cov = self._render_active(
+            rgb, cov, exact = self._render_active(
                 frames[index].to(self.device, wd),
                 disparity[index].to(self.device, wd),
                 focus[index].to(self.device, wd),
@@ -371,15 +309,31 @@ class PhysicalRenderer:
                 look,
                 None if alpha is None else alpha[index].to(self.device, wd),
             )
-            colour[index] = rgb.to(out_device, out_dtype)
-            coverage[index] = cov.to(out_device, out_dtype)
+            exact = exact.to(out_device)
+            colour[index] = torch.where(exact, colour[index], rgb.to(out_device, out_dtype))
+            coverage[index] = torch.where(exact, coverage[index], cov.to(out_device, out_dtype))
         return colour, coverage
 
-    def _downsample_factor(self, radius: float) -> int:
+    def _downsample_factor(self, radius: float, base: float | None = None) -> int:
+        """Pyramid level (reduction) for a blur of ``radius`` pixels.
+
+        The coarsest power of two ``f`` that keeps at least ``base`` reduced pixels of radius at
+        ``f = 2`` (``base`` defaults to ``lowres_min_radius``) and at least ``lowres_shape_radius``
+        on coarser levels: small blurs go to half resolution early, large ones keep enough reduced
+        pixels for the aperture (and bright highlights' rims) to keep their shape.
+        """
+        base = self.lowres_min_radius if base is None else base
         factor = 1
-        while factor * 2 <= self.max_downsample and radius / (factor * 2) >= self.lowres_min_radius:
+        while factor * 2 <= self.max_downsample and radius >= 2 * factor * (base if factor == 1 else self.lowres_shape_radius):
             factor *= 2
         return factor
+
+    @staticmethod
+    def _level_radius(radius: float, factor: int) -> float:
+        """Kernel radius in reduced pixels so that reduction, kernel and upsampling blur by ``radius``."""
+        if factor == 1:
+            return radius
+        return math.sqrt(max(radius**2 - 4.0 * LEVEL_VARIANCE * (factor**2 - 1), 0.0)) / factor
 
     def _render_active(
         self,
@@ -389,89 +343,164 @@ class PhysicalRenderer:
         blur: torch.Tensor,
         look: Look,
         alpha: torch.Tensor | None,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        t, _, h, w = frames.shape
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Render frames that all have ``K > 0``: colour, coverage and the mask of exact pixels."""
         s = signed_coc(disparity, focus, blur, look.max_blur)
         frames = boost_highlights(frames, s, look)
         centres = layer_centres(float(s.abs().max()), self.layer_step_px, self.layer_step_ratio)
-        conv_dtype = torch.float64 if self.dtype == torch.float64 else torch.float32
-        acc_rgb = torch.zeros_like(frames)
-        acc_cov = torch.zeros_like(frames[:, :1])
-        group: list[torch.Tensor] | None = None
-        group_factor = 0
+        count = len(centres) - 1
         index = slab_index(s, centres)
-        occupied = torch.bincount(index.flatten(), minlength=len(centres) - 1).tolist()
-        for j in range(len(centres) - 1):
-            if occupied[j] == 0:
-                continue
-            inside = index == j
-            following = index == j + 1
-            lo_c, hi_c = float(centres[j]), float(centres[j + 1])
-            frac = ((s - lo_c) / (hi_c - lo_c)).clamp(0.0, 1.0)
-            lo, hi = float(centres[j]), float(centres[j + 1])
-            factor = self._downsample_factor(min(abs(lo), abs(hi)))
-            if group is not None and factor != group_factor:
-                acc_rgb, acc_cov = self._flush(group, group_factor, acc_rgb, acc_cov, h, w)
-                group = None
-            content = inside.to(s.dtype) if alpha is None else inside * alpha
-            below = (s < hi).to(s.dtype)
-            hidden = 1.0 - below if alpha is None else (1.0 - below) * alpha
-            adjacent = following.to(s.dtype) if alpha is None else following * alpha
-            upper = content * frac
-            pieces = [frames * content, content, frames * upper, upper, below, hidden, frames * adjacent, adjacent]
-            layer_lo, layer_hi = self._extend([_reduce(x, factor) for x in pieces], factor)
-            parts = [(layer_lo.to(conv_dtype), abs(lo) / factor, lo > 0), (layer_hi.to(conv_dtype), abs(hi) / factor, hi > 0)]
-            layer = self._blur(parts, look, h, w).to(self.dtype)
-            if group is None:
-                group, group_factor = [layer[:, :3], layer[:, 3:4]], factor
-            else:
-                keep = (1.0 - layer[:, 3:4]).clamp_min(0.0)
-                group = [layer[:, :3] + keep * group[0], layer[:, 3:4] + keep * group[1]]
-        if group is not None:
-            acc_rgb, acc_cov = self._flush(group, group_factor, acc_rgb, acc_cov, h, w)
+        bounds = centres.to(device=s.device, dtype=s.dtype)
+        lower = bounds[index]
+        frac = ((s - lower) / (bounds[index + 1] - lower)).clamp(0.0, 1.0)
+        occupied = torch.bincount(index.flatten(), minlength=count).tolist()
+        slabs = [j for j in range(count) if occupied[j]]
+        radii = centres.tolist()
+        levels = {j: self._downsample_factor(min(abs(radii[j]), abs(radii[j + 1]))) for j in slabs}
+        weight = torch.ones_like(s) if alpha is None else alpha
+        sources: dict[int, MaskedSlabs | BinnedSlabs] = {1: MaskedSlabs(frames, weight, index, frac)}
+        gather_dtype = torch.float64 if self.dtype == torch.float64 else torch.float32
+        # Slabs finer than the fill level take their fill inputs from the binning at that level.
+        fine = [j for j in slabs if levels[j] < self.fill_downsample] if self.fill_downsample > 1 else []
+        binned_levels = {f for f in levels.values() if f > 1} | ({self.fill_downsample} if fine else set())
+        for factor in sorted(binned_levels):
+            members = [j for j in slabs if levels[j] == factor] + (fine if factor == self.fill_downsample else [])
+            sources[factor] = BinnedSlabs(frames.to(gather_dtype), weight.to(gather_dtype), index, frac.to(gather_dtype),
+                                          count, sorted(members), factor, alpha is None)
+        kernels: dict[tuple[float, bool, tuple[float, float]], torch.Tensor] = {}
+        spectra: dict[tuple[int, tuple[int, int]], torch.Tensor] = {}
+        h, w = s.shape[-2:]
+
+        conv_dtype = torch.float64 if self.dtype == torch.float64 else torch.float32
+
+        def layer(j: int) -> torch.Tensor:
+            factor = levels[j]
+            pieces = sources[factor].pieces(j)
+            fill = pieces if factor >= self.fill_downsample else sources[self.fill_downsample].pieces(j)
+            if fill.below is None:
+                fill.below = (index <= j).to(pieces.premult.dtype)
+            lo, hi = self._extend(pieces, fill, factor)
+            # A kernel part may be filtered on a coarser level than its slab (the slab's level is
+            # set by its smaller radius); parts on the same level share one convolution.
+            by_level: dict[int, list[tuple[torch.Tensor, float, bool]]] = {}
+            for part, radius in ((lo, radii[j]), (hi, radii[j + 1])):
+                own = max(factor, self._downsample_factor(abs(radius), self.blur_min_radius))
+                small = reduce_tent(part.to(conv_dtype), own // factor)
+                by_level.setdefault(own, []).append((small, self._level_radius(abs(radius), own), radius > 0))
+            out = None
+            for own, parts in by_level.items():
+                blurred = self._blur(parts, look, h, w, kernels, spectra)
+                blurred = expand_bilinear(blurred, own // factor, *lo.shape[-2:]).to(self.dtype)
+                out = blurred if out is None else out + blurred
+            return out
+
+        far = [j for j in slabs if radii[j + 1] <= 0]
+        near = [j for j in reversed(slabs) if radii[j] >= 0]
+        focus_slab = radii.index(0.0)
+        far_acc, _ = self._accumulate(far, levels, layer, front=False, h=h, w=w)
+        near_acc, in_front = self._accumulate(near, levels, layer, front=True, h=h, w=w, watch=focus_slab)
+        if far_acc is None and near_acc is None:
+            raise AssertionError("no occupied slab")
+        if far_acc is None or near_acc is None:
+            acc = far_acc if near_acc is None else near_acc
+        else:
+            acc = near_acc + (1.0 - near_acc[:, 3:4]) * far_acc
+        acc_rgb, acc_cov = acc[:, :3], acc[:, 3:4]
+        if in_front is None:
+            in_front = torch.zeros_like(s)
+        exact = (s == 0) & (in_front <= INVISIBLE_COVERAGE)
         if alpha is None:
             safe = acc_cov.clamp_min(COVERAGE_EPS)
             rgb = torch.where(acc_cov > COVERAGE_EPS, acc_rgb / safe, frames)
-            return rgb, torch.ones_like(acc_cov)
-        return acc_rgb, acc_cov.clamp(0.0, 1.0)
+            return rgb, torch.ones_like(acc_cov), exact
+        return acc_rgb, acc_cov.clamp(0.0, 1.0), exact
 
-    def _extend(self, pieces: list[torch.Tensor], factor: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Split a reduced slab into its two kernel parts, extended into the area nearer slabs hide.
+    def _accumulate(self, order: list[int], levels: dict[int, int], layer, front: bool, h: int, w: int,
+                    watch: int | None = None) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """Composite the slabs of one side of the focal plane in ``order`` (levels never grow).
 
-        ``pieces`` holds, per pixel: premultiplied colour (3) and coverage (1) of the slab, the same
-        for its upper kernel part (3, 1), the coverage of this and farther slabs (1), the hidden
-        coverage (1), and the premultiplied colour (3) and coverage (1) of the adjacent nearer slab.
+        ``front``: the accumulator lies in front of each new slab (near side, front to back);
+        otherwise behind it (far side, back to front). The accumulator stays at the coarsest level
+        possible and is upsampled one level at a time. Returns the ``(T, 4, h, w)`` result at full
+        resolution and, when slab ``watch`` is in ``order``, the accumulated coverage in front of it.
+        """
+        acc: torch.Tensor | None = None
+        acc_factor = 0
+        watched = None
+        for j in order:
+            factor = levels[j]
+            if acc is not None:
+                acc = self._refine(acc, acc_factor, factor, h, w)
+            acc_factor = factor
+            if j == watch and acc is not None:
+                watched = self._refine(acc, factor, 1, h, w)[:, 3:4]
+            new = layer(j)
+            if acc is None:
+                acc = new
+            elif front:
+                acc = acc + (1.0 - acc[:, 3:4]).clamp_min(0.0) * new
+            else:
+                acc = new + (1.0 - new[:, 3:4]).clamp_min(0.0) * acc
+        if acc is not None:
+            acc = self._refine(acc, acc_factor, 1, h, w)
+        return acc, watched
+
+    @staticmethod
+    def _refine(x: torch.Tensor, factor: int, target: int, h: int, w: int) -> torch.Tensor:
+        """Upsample ``x`` from reduction ``factor`` to ``target``, one level at a time."""
+        while factor > target:
+            factor //= 2
+            x = expand_bilinear(x, 2, -(-h // factor), -(-w // factor))
+        return x
+
+    def _extend(self, pieces: SlabPieces, fill: SlabPieces, factor: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Split a slab into its two kernel parts, extended into the area nearer slabs hide.
 
         The slab's presence is interpolated (pull-push) into the hidden area. Behind the adjacent
         slab (a depth step of at most one slab spacing, i.e. a continuing surface) it takes that
         slab's own colour; behind nearer slabs, colour inpainted from the slab itself. The
         extension is shared equally by the two kernel parts. The interpolation runs at a reduction
-        of ``fill_downsample`` from full resolution (``factor`` is the slab's own reduction).
+        of ``fill_downsample`` from full resolution, or at the slab's own level ``factor`` when
+        that is coarser; ``fill`` holds the slab's pieces at the level the interpolation starts
+        from (``pieces`` itself when the slab is that coarse).
         """
-        premult, content, upper_rgb, upper_cov, below, hidden, adjacent_rgb, adjacent = pieces
-        upper = torch.cat((upper_rgb, upper_cov), dim=1)
-        whole = torch.cat((premult, content), dim=1)
+        p = pieces
+        upper = torch.cat((p.upper_rgb, p.upper_cov), dim=1)
+        whole = torch.cat((p.premult, p.content), dim=1)
+        hidden = p.hidden
         if float(hidden.max()) > 0:
-            tau = self.fill_confidence
-            step = max(1, self.fill_downsample // factor)
-            coarse = _reduce(torch.cat((premult, content, below), dim=1), step)
+            coarse = torch.cat((fill.premult, fill.content, fill.below), dim=1).to(p.premult.dtype)
+            step = max(1, self.fill_downsample // factor) if fill is pieces else 1
+            coarse = reduce_area(coarse, step)
             confidence = torch.cat((coarse[:, 3:4].expand(-1, 3, -1, -1), coarse[:, 4:5]), dim=1)
-            filled = _expand(pull_push(coarse[:, :4], confidence, tau), step, *premult.shape[-2:])
+            filled = pull_push(coarse[:, :4], confidence, self.fill_confidence)
+            filled = expand_bilinear(filled, max(1, self.fill_downsample // factor), *p.premult.shape[-2:])
             fill_rgb, presence = filled[:, :3], filled[:, 3:4].clamp(0.0, 1.0)
-            beyond = (hidden - adjacent).clamp_min(0.0)
-            extra = presence * torch.cat((adjacent_rgb + beyond * fill_rgb, hidden), dim=1)
+            beyond = (hidden - p.adjacent).clamp_min(0.0)
+            extra = presence * torch.cat((p.adjacent_rgb + beyond * fill_rgb, hidden), dim=1)
             whole = whole + extra
             upper = upper + 0.5 * extra
         return whole - upper, upper
 
-    def _blur(self, parts: list[tuple[torch.Tensor, float, bool]], look: Look, full_h: int, full_w: int) -> torch.Tensor:
+    def _blur(self, parts: list[tuple[torch.Tensor, float, bool]], look: Look, full_h: int, full_w: int,
+              kernels: dict[tuple[float, bool, tuple[float, float]], torch.Tensor],
+              spectra: dict[tuple[int, tuple[int, int]], torch.Tensor]) -> torch.Tensor:
         """Convolve layer parts ``(tensor, radius, near)`` with their aperture kernels and add up.
 
         Far parts see the aperture upright; near parts (in front of the focal plane) see it
         point-reflected, as a thin lens does. With cat-eye vignetting, kernels are interpolated
         between ``cat_eye_zones`` x ``cat_eye_zones`` frame positions (scatter form: each source
-        pixel's kernel is the bilinear mix of its zone kernels).
+        pixel's kernel is the bilinear mix of its zone kernels). ``kernels`` and ``spectra`` cache
+        rasterised kernels and their FFTs for the duration of one render.
         """
+
+        def kernel(radius: float, near: bool, position: tuple[float, float], device, dtype) -> torch.Tensor:
+            key = (radius, near, position)
+            if key not in kernels:
+                k = aperture_kernel(radius, look, position, device=device, dtype=dtype)
+                kernels[key] = k.flip(0, 1) if near else k
+            return kernels[key]
+
         pairs = []
         for layer, radius, near in parts:
             device, dtype = layer.device, layer.dtype
@@ -479,8 +508,7 @@ class PhysicalRenderer:
                 pairs.append((layer, torch.ones((1, 1), device=device, dtype=dtype)))
                 continue
             if look.cat_eye == 0:
-                kernel = aperture_kernel(radius, look, device=device, dtype=dtype)
-                pairs.append((layer, kernel.flip(0, 1) if near else kernel))
+                pairs.append((layer, kernel(radius, near, (0.0, 0.0), device, dtype)))
                 continue
             _, _, h, w = layer.shape
             n = self.cat_eye_zones
@@ -493,39 +521,5 @@ class PhysicalRenderer:
                 wy = (1.0 - (ys - cy).abs() / spacing).clamp_min(0.0).view(1, 1, h, 1)
                 for cx in torch.linspace(-1.0, 1.0, n).tolist():
                     wx = (1.0 - (xs - cx).abs() / spacing).clamp_min(0.0).view(1, 1, 1, w)
-                    kernel = aperture_kernel(radius, look, (cx * scale_x, cy * scale_y), device=device, dtype=dtype)
-                    pairs.append((layer * (wy * wx), kernel.flip(0, 1) if near else kernel))
-        return convolve_sum(pairs, self.direct_max_taps)
-
-    def _flush(
-        self,
-        group: list[torch.Tensor],
-        factor: int,
-        acc_rgb: torch.Tensor,
-        acc_cov: torch.Tensor,
-        h: int,
-        w: int,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Upsample a group of composited layers and put it over the accumulator."""
-        rgb, cov = _expand(group[0], factor, h, w), _expand(group[1], factor, h, w)
-        keep = 1.0 - cov
-        return rgb + keep * acc_rgb, cov + keep * acc_cov
-
-
-def _reduce(x: torch.Tensor, factor: int) -> torch.Tensor:
-    """Area-average by ``factor`` (replicating the border up to a multiple of it)."""
-    if factor == 1:
-        return x
-    h, w = x.shape[-2:]
-    pad = (0, (-w) % factor, 0, (-h) % factor)
-    if any(pad):
-        x = F.pad(x, pad, mode="replicate")
-    return F.avg_pool2d(x, factor)
-
-
-def _expand(x: torch.Tensor, factor: int, h: int, w: int) -> torch.Tensor:
-    """Bilinear upsampling by ``factor`` (inverse geometry of :func:`_reduce`), cropped to ``h, w``."""
-    if factor == 1:
-        return x
-    size = (x.shape[-2] * factor, x.shape[-1] * factor)
-    return F.interpolate(x, size=size, mode="bilinear", align_corners=False)[..., :h, :w]
+                    pairs.append((layer * (wy * wx), kernel(radius, near, (cx * scale_x, cy * scale_y), device, dtype)))
+        return convolve_sum(pairs, self.direct_max_taps, spectra)

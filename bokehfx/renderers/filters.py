@@ -1,0 +1,175 @@
+"""Image filters of the physical renderer: convolution, pull-push fill, area reduction and expansion.
+
+Pure tensor functions on ``(B, C, h, w)`` batches; they know nothing of depth or lenses.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from bokehfx.errors import UsageError
+
+#: Confidence below which a value is treated as unknown when normalising.
+COVERAGE_EPS = 1e-6
+
+
+def pull_push(premult: torch.Tensor, confidence: torch.Tensor, tau: float) -> torch.Tensor:
+    r"""Fill unknown pixels by pull-push interpolation (a fast image pyramid inpainting).
+
+    Args:
+        premult (`torch.Tensor`): ``(B, C, h, w)`` values premultiplied by ``confidence``.
+        confidence (`torch.Tensor`): ``(B, 1, h, w)`` or ``(B, C, h, w)`` (one per channel) in
+            ``[0, 1]``; 0 means unknown.
+        tau (`float`): confidence at and above which a pixel's own value is used unchanged.
+
+    Returns:
+        `torch.Tensor`: ``(B, C, h, w)`` normalised values, defined everywhere (0 where nothing at
+        all is known).
+    """
+    channels = premult.shape[1]
+    confidence = confidence.expand_as(premult)
+    levels = [torch.cat((premult, confidence), dim=1)]
+    while min(levels[-1].shape[-2:]) > 1:
+        x = levels[-1]
+        levels.append(F.avg_pool2d(F.pad(x, (0, x.shape[-1] % 2, 0, x.shape[-2] % 2)), 2))
+    top = levels[-1]
+    estimate = top[:, :channels] / top[:, channels:].clamp_min(COVERAGE_EPS)
+    for x in reversed(levels[:-1]):
+        h, w = x.shape[-2:]
+        size = (2 * estimate.shape[-2], 2 * estimate.shape[-1])
+        up = F.interpolate(estimate, size=size, mode="bilinear", align_corners=False)[..., :h, :w]
+        p, c = x[:, :channels], x[:, channels:]
+        trust = (c / tau).clamp(0.0, 1.0)
+        estimate = trust * (p / c.clamp_min(COVERAGE_EPS)) + (1.0 - trust) * up
+    return estimate
+
+
+def _fast_len(n: int) -> int:
+    """Smallest 5-smooth integer >= n (fast FFT size)."""
+    while True:
+        m = n
+        for prime in (2, 3, 5):
+            while m % prime == 0:
+                m //= prime
+        if m == 1:
+            return n
+        n += 1
+
+
+def _direct_convolve(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """Small-kernel convolution as a sum of shifted copies (faster than depthwise conv2d on CPU)."""
+    kh, kw = kernel.shape
+    h, w = x.shape[-2:]
+    py, px = kh // 2, kw // 2
+    padded = F.pad(x, (px, px, py, py), mode="replicate")
+    out = torch.zeros_like(x)
+    for a, b in torch.nonzero(kernel).tolist():
+        out.add_(padded[..., 2 * py - a : 2 * py - a + h, 2 * px - b : 2 * px - b + w], alpha=float(kernel[a, b]))
+    return out
+
+
+def convolve_sum(pairs: list[tuple[torch.Tensor, torch.Tensor]], direct_max_taps: int = 25,
+                 spectra: dict[tuple[int, tuple[int, int]], torch.Tensor] | None = None) -> torch.Tensor:
+    r"""``sum_i x_i * k_i``: convolve each tensor with its kernel (scatter semantics) and add up.
+
+    Borders are replicated. Kernels with at most ``direct_max_taps`` taps are applied directly;
+    larger ones through one shared FFT size, summing the spectra so a single inverse FFT is needed.
+
+    Args:
+        pairs (`list[tuple[torch.Tensor, torch.Tensor]]`): ``(x, kernel)`` with ``x`` of shape
+            ``(B, C, h, w)`` (all equal, float32/float64) and odd-sided ``(kh, kw)`` kernels.
+        direct_max_taps (`int`, defaults to 25): threshold between direct and FFT convolution.
+        spectra (`dict`, *optional*): cache of kernel spectra, keyed by the kernel tensor's ``id``
+            and the FFT size; pass the same dict only while the kernels it has seen stay alive.
+
+    Returns:
+        `torch.Tensor`: ``(B, C, h, w)`` sum of the convolutions.
+    """
+    if not pairs:
+        raise UsageError("pairs must hold at least one (tensor, kernel) pair, got none")
+    out: torch.Tensor | None = None
+    spectral = []
+    for x, kernel in pairs:
+        kernel = kernel.to(x.dtype)
+        kh, kw = kernel.shape
+        if kh * kw <= direct_max_taps:
+            y = x * kernel[0, 0] if kh == 1 and kw == 1 else _direct_convolve(x, kernel)
+            out = y if out is None else out + y
+        else:
+            spectral.append((x, kernel))
+    if spectral:
+        h, w = spectral[0][0].shape[-2:]
+        py = max(k.shape[0] for _, k in spectral) // 2
+        px = max(k.shape[1] for _, k in spectral) // 2
+        size = (_fast_len(h + 2 * py), _fast_len(w + 2 * px))
+        spectrum = None
+        for x, kernel in spectral:
+            ky, kx = py - kernel.shape[0] // 2, px - kernel.shape[1] // 2
+            key = (id(kernel), size, py, px)
+            spectrum_k = None if spectra is None else spectra.get(key)
+            if spectrum_k is None:
+                spectrum_k = torch.fft.rfft2(F.pad(kernel, (kx, kx, ky, ky)), s=size)
+                if spectra is not None:
+                    spectra[key] = spectrum_k
+            term = torch.fft.rfft2(F.pad(x, (px, px, py, py), mode="replicate"), s=size) * spectrum_k
+            spectrum = term if spectrum is None else spectrum + term
+        y = torch.fft.irfft2(spectrum, s=size)[..., 2 * py : 2 * py + h, 2 * px : 2 * px + w]
+        out = y if out is None else out + y
+    return out
+
+
+def convolve(x: torch.Tensor, kernel: torch.Tensor, direct_max_taps: int = 25) -> torch.Tensor:
+    r"""Convolve every channel of ``x`` with ``kernel`` (scatter semantics), replicate borders.
+
+    Args:
+        x (`torch.Tensor`): ``(B, C, h, w)`` float32/float64 tensor.
+        kernel (`torch.Tensor`): ``(kh, kw)`` kernel with odd sides.
+        direct_max_taps (`int`, defaults to 25): kernels with at most this many taps are applied
+            directly, larger ones by FFT.
+
+    Returns:
+        `torch.Tensor`: ``(B, C, h, w)`` convolved tensor.
+    """
+    return convolve_sum([(x, kernel)], direct_max_taps)
+
+
+def reduce_area(x: torch.Tensor, factor: int) -> torch.Tensor:
+    """Area-average by ``factor`` (replicating the border up to a multiple of it)."""
+    if factor == 1:
+        return x
+    h, w = x.shape[-2:]
+    pad = (0, (-w) % factor, 0, (-h) % factor)
+    if any(pad):
+        x = F.pad(x, pad, mode="replicate")
+    return F.avg_pool2d(x, factor)
+
+
+def expand_bilinear(x: torch.Tensor, factor: int, h: int, w: int) -> torch.Tensor:
+    """Bilinear upsampling by ``factor`` (inverse geometry of :func:`reduce_area`), cropped to ``h, w``."""
+    if factor == 1:
+        return x
+    size = (x.shape[-2] * factor, x.shape[-1] * factor)
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False)[..., :h, :w]
+
+
+#: Taps of the reduction by two that is the adjoint of bilinear upsampling (it keeps centroids).
+TENT_TAPS = (0.125, 0.375, 0.375, 0.125)
+
+
+def reduce_tent(x: torch.Tensor, factor: int) -> torch.Tensor:
+    """Reduce by ``factor`` (a power of two) in steps of two with the tent ``TENT_TAPS``.
+
+    Unlike the area average of :func:`reduce_area`, which moves a point to the centre of its cell,
+    this keeps the centroid of every point where it was, so a point blurred on a reduced level and
+    upsampled by :func:`expand_bilinear` lands where it belongs. Borders are replicated.
+    """
+    while factor > 1:
+        h, w = x.shape[-2:]
+        x = F.pad(x, (1, 1 + w % 2, 1, 1 + h % 2), mode="replicate")
+        rows = x.shape[-2] // 2 - 1
+        x = sum(tap * x[..., i : i + 2 * rows : 2, :] for i, tap in enumerate(TENT_TAPS))
+        cols = x.shape[-1] // 2 - 1
+        x = sum(tap * x[..., i : i + 2 * cols : 2] for i, tap in enumerate(TENT_TAPS))
+        factor //= 2
+    return x
