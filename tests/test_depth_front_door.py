@@ -17,9 +17,10 @@ from tests.conftest import REPO
 from tests.depth_helpers import save_tiny_depth_anything
 from tests.media_factory import write_clip, write_sequence
 
-#: Packages above the I/O layer, and model libraries: nothing in bokehfx/io may import them.
+#: Packages above the I/O layer, and model libraries: nothing in bokehfx/io may import them. (safetensors
+#: is a tensor file format, which the I/O layer may read and write: the training pair cache uses it.)
 ABOVE_IO = ("bokehfx.depth", "bokehfx.pipeline", "bokehfx.renderers", "bokehfx.focus", "bokehfx.timeline",
-            "bokehfx.training", "cli", "plugins", "transformers", "diffusers", "accelerate", "safetensors")
+            "bokehfx.training", "cli", "plugins", "transformers", "diffusers", "accelerate")
 W, H, N = 32, 24, 5
 
 

@@ -150,10 +150,10 @@ def test_flip_flips_frames_and_depth_together() -> None:
 
 def test_sidecar_source_gives_real_rgbd_windows(shared: Path) -> None:
     from bokehfx.depth.sidecar import SidecarOptions
-    from bokehfx.io.pairs import SidecarDepth
+    from bokehfx.training.depth_windows import SidecarWindows
 
     root = shared / "rgbd" / "redwood_seq"
-    depth = SidecarDepth(root / "depth" / "%05d.png", SidecarOptions(encoding="mm"))
+    depth = SidecarWindows(root / "depth" / "%05d.png", SidecarOptions(encoding="mm"))
     src = ClipSource(root / "color" / "%05d.jpg", depth, Fraction(30))
     ds = PairSynthesizer([src], [1.0], SynthesisSpec(frames=3, size=(36, 48), reference_size=(36, 48)), seed=1)
     s = ds[0]
@@ -166,7 +166,7 @@ def test_sidecar_source_gives_real_rgbd_windows(shared: Path) -> None:
 
 
 def test_cached_depth_source_finds_the_clip_by_content(tmp_path: Path) -> None:
-    from bokehfx.io.depthmaps import DepthCacheWriter, clip_fingerprint
+    from bokehfx.io.depthcache import DepthCacheWriter, clip_fingerprint
     from bokehfx.io.pairs import find_cached_depth
 
     clip = tmp_path / "clip.%04d.png"

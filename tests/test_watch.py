@@ -116,7 +116,8 @@ def test_names_and_links_that_are_never_taken(tmp_path: Path) -> None:
 def test_a_watch_session_many_files_growing_corrupt_and_a_link(tmp_path: Path) -> None:
     """Files dropped at once render exactly once each with two workers; a growing file waits; a corrupt
     one fails alone with its error line; a link out of IN is refused; SIGTERM stops cleanly."""
-    count = 8  # the issue asks for 50; 8 keep the suite fast on two shared cores and show the same
+    # 8 keep the suite fast; BOKEHFX_WATCH_FILES=50 runs the full-size drop (see the README's Development).
+    count = int(os.environ.get("BOKEHFX_WATCH_FILES", "8"))
     inbox, out, stage = tmp_path / "in", tmp_path / "out", tmp_path / "stage"
     for folder in (inbox, out, stage):
         folder.mkdir()

@@ -1,8 +1,7 @@
 """Files of training: windows of clips with depth, ready-made pair folders, the pair cache.
 
-- :func:`read_clip_window` / :func:`read_depth_window`: ``T`` consecutive frames of a clip (linear
-  light) and their normalized disparity from a sidecar (:class:`SidecarDepth`, whose clip-wide range
-  is measured once) or from the depth cache.
+- :func:`read_clip_window`: ``T`` consecutive frames of a clip (linear light); their depth comes
+  through :mod:`bokehfx.training.depth_windows`.
 - :func:`find_cached_depth`: the depth cache entry of a clip (matched by the clip's content
   fingerprint, whichever estimator made it).
 - :class:`PairFolder`: a ready-made pair: ``aif.*`` (all-in-focus), ``bokeh.*`` (target),
@@ -13,7 +12,6 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import tempfile
@@ -21,11 +19,10 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from bokehfx.errors import CorruptMediaError, InputNotFoundError, UnsupportedMediaError, UsageError
-from bokehfx.io.depthmaps import CachedDepth, clip_fingerprint, open_cached_depth, open_depth_sidecar
+from bokehfx.errors import CorruptMediaError, InputNotFoundError, UsageError
+from bokehfx.io.depthcache import DepthCacheEntry, clip_fingerprint, open_cached_depth
 from bokehfx.io.paths import IMAGE_EXTENSIONS, is_sequence_pattern
 from bokehfx.io.source import VideoSource
 
@@ -49,63 +46,7 @@ def read_clip_window(path: str | Path, start: int, frames: int, fps: Fraction | 
     return torch.stack(images).contiguous()
 
 
-class SidecarDepth:
-    r"""A depth sidecar opened for random windows: its clip-wide range is measured once, here.
-
-    Args:
-        path (`str` or `Path`): video, image, or ``%0Nd`` sequence pattern.
-        options (`SidecarOptions`, *optional*): how the stored values are meant.
-    """
-
-    def __init__(self, path: str | Path, options: object = None) -> None:
-        from bokehfx.depth.sidecar import SidecarOptions, sidecar_disparity_range
-        from bokehfx.io.depthmaps import raw_depth_frames
-
-        self.path = Path(path)
-        self.options = options or SidecarOptions()
-        self.sidecar = open_depth_sidecar(path)
-        self.clip_range = None
-        if self.options.depth_range is None:  # type: ignore[attr-defined]
-            self.clip_range = sidecar_disparity_range(raw_depth_frames(self.sidecar), self.options)  # type: ignore[arg-type]
-            if self.clip_range.empty:
-                raise UnsupportedMediaError(f"depth {str(path)!r} has no valid pixel in any frame")
-
-    def __repr__(self) -> str:
-        # Stable across runs: the pair cache is keyed by it.
-        return f"SidecarDepth({str(self.path)!r}, {self.options!r})"
-
-    def window(self, start: int, frames: int, size: tuple[int, int]) -> list[np.ndarray]:
-        """Normalized disparity ``(H, W)`` of frames ``start .. start + frames - 1`` at ``size``."""
-        from bokehfx.depth.sidecar import normalized_sidecar_frames
-        from bokehfx.io.depthmaps import raw_depth_frames, read_still_values
-
-        if self.sidecar.is_still:
-            raw = itertools.repeat(read_still_values(self.sidecar.path), frames)
-        elif self.sidecar.layout == "sequence":
-            raw = (read_still_values(f) for f in self.sidecar.files[start:start + frames])
-        else:
-            raw = itertools.islice(raw_depth_frames(self.sidecar), start, start + frames)
-        return list(normalized_sidecar_frames(raw, self.options, self.clip_range, size))  # type: ignore[arg-type]
-
-
-def read_depth_window(depth: SidecarDepth | CachedDepth, start: int, frames: int, size: tuple[int, int]) -> torch.Tensor:
-    """Normalized disparity ``(T, 1, H, W)`` of frames ``start ..`` from a sidecar or a depth-cache entry,
-    with the clip's one normalization."""
-    if isinstance(depth, CachedDepth):
-        window = [np.asarray(m, dtype=np.float32) for m in itertools.islice(depth.normalized(), start, start + frames)]
-        where = depth.folder
-    else:
-        window = [np.asarray(m, dtype=np.float32) for m in depth.window(start, frames, size)]
-        where = depth.path
-    if len(window) != frames:
-        raise CorruptMediaError(f"depth {str(where)!r} has too few frames for frames {start}..{start + frames - 1}")
-    out = torch.from_numpy(np.stack(window)).unsqueeze(1)
-    if tuple(out.shape[-2:]) != tuple(size):
-        out = torch.nn.functional.interpolate(out, size=size, mode="nearest-exact")
-    return out.clamp(0.0, 1.0).contiguous()
-
-
-def find_cached_depth(root: str | Path, clip: str | Path, key: str | None = None) -> CachedDepth:
+def find_cached_depth(root: str | Path, clip: str | Path, key: str | None = None) -> DepthCacheEntry:
     """The complete depth-cache entry of ``clip`` under ``root`` (``key`` picks one when several match).
 
     Raises:
@@ -236,5 +177,4 @@ def load_pair(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]
         return None
 
 
-__all__ = ["PairFolder", "SidecarDepth", "find_cached_depth", "list_pair_folders", "load_pair", "read_clip_window",
-           "read_depth_window", "save_pair"]
+__all__ = ["PairFolder", "find_cached_depth", "list_pair_folders", "load_pair", "read_clip_window", "save_pair"]

@@ -22,10 +22,10 @@ def window_source(src: SourceConfig) -> WindowSource:
         return ProceduralSource(layers=src.layers, lights=src.lights, speed=src.speed)
     if src.kind == "sidecar":
         from bokehfx.depth.sidecar import SidecarOptions
-        from bokehfx.io.pairs import SidecarDepth
+        from bokehfx.training.depth_windows import SidecarWindows
 
         options = SidecarOptions(kind=src.depth_kind, encoding=src.depth_encoding, depth_range=src.depth_range)
-        return ClipSource(Path(src.video), SidecarDepth(src.depth, options), _fps(src.fps),  # type: ignore[arg-type]
+        return ClipSource(Path(src.video), SidecarWindows(src.depth, options), _fps(src.fps),  # type: ignore[arg-type]
                           name=f"sidecar:{Path(src.video).name}")
     from bokehfx.io.pairs import find_cached_depth
 

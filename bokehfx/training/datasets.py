@@ -205,7 +205,8 @@ class FolderPairs(torch.utils.data.Dataset):
         return len(self.pairs)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
-        from bokehfx.io.pairs import read_clip_window, read_depth_window
+        from bokehfx.io.pairs import read_clip_window
+        from bokehfx.training.depth_windows import read_depth_window
         from bokehfx.io.probe import probe
 
         spec = self.spec
@@ -222,10 +223,10 @@ class FolderPairs(torch.utils.data.Dataset):
         has_depth = pair.depth is not None
         if has_depth:
             from bokehfx.depth.sidecar import SidecarOptions
-            from bokehfx.io.pairs import SidecarDepth
+            from bokehfx.training.depth_windows import SidecarWindows
 
             kind = (pair.focus or {}).get("depth_kind", "disparity")
-            depth = SidecarDepth(pair.depth, SidecarOptions(kind=kind))  # type: ignore[arg-type]
+            depth = SidecarWindows(pair.depth, SidecarOptions(kind=kind))  # type: ignore[arg-type]
             disparity = read_depth_window(depth, start, spec.frames, size)
         else:
             disparity = torch.zeros(spec.frames, 1, *size)

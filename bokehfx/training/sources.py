@@ -112,7 +112,7 @@ class ClipSource:
 
     Args:
         video (`Path`): the clip (video, still or ``%0Nd`` sequence).
-        depth (`SidecarDepth` or `CachedDepth`): its depth (see :mod:`bokehfx.io.pairs`).
+        depth (`SidecarWindows` or `DepthCacheEntry`): its depth (see :mod:`bokehfx.training.depth_windows`).
         fps (`Fraction`, *optional*): rate of an image sequence.
         name (`str`): label in logs.
     """
@@ -138,7 +138,8 @@ class ClipSource:
 
     def window(self, generator: torch.Generator, frames: int, size: tuple[int, int]) -> Window:
         """A random window of the clip at its own size (the synthesiser crops it to ``size``)."""
-        from bokehfx.io.pairs import read_clip_window, read_depth_window
+        from bokehfx.io.pairs import read_clip_window
+        from bokehfx.training.depth_windows import read_depth_window
 
         if self._frames < frames and self._frames > 1:
             raise UsageError(f"clip {str(self.video)!r} has {self._frames} frames, fewer than the {frames} of a "
