@@ -29,31 +29,20 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from bokehfx.colour import linear_to_srgb, srgb_to_linear
 from bokehfx.errors import UsageError
 from bokehfx.renderers.base import Look, check_inputs
 
 #: CoC radius (source pixels) below which a pixel is in focus and keeps the source's value.
 IN_FOCUS_COC_PX = 0.5
-#: The sRGB transfer function's linear segment and power law.
-SRGB_LINEAR_LIMIT = 0.0031308
-SRGB_ENCODED_LIMIT = 0.04045
-SRGB_SLOPE = 12.92
-SRGB_GAMMA = 2.4
-SRGB_OFFSET = 0.055
-
-
 def srgb_encode(linear: torch.Tensor) -> torch.Tensor:
-    """Linear light to sRGB-encoded values, clipped to ``[0, 1]``."""
-    x = linear.clamp(0.0, 1.0)
-    return torch.where(x <= SRGB_LINEAR_LIMIT, x * SRGB_SLOPE,
-                       (1 + SRGB_OFFSET) * x.clamp_min(SRGB_LINEAR_LIMIT) ** (1 / SRGB_GAMMA) - SRGB_OFFSET)
+    """Linear light to sRGB-encoded values, clipped to ``[0, 1]`` (what the model sees)."""
+    return linear_to_srgb(linear)
 
 
 def srgb_decode(encoded: torch.Tensor) -> torch.Tensor:
-    """sRGB-encoded values in ``[0, 1]`` to linear light."""
-    x = encoded.clamp(0.0, 1.0)
-    return torch.where(x <= SRGB_ENCODED_LIMIT, x / SRGB_SLOPE,
-                       ((x.clamp_min(SRGB_ENCODED_LIMIT) + SRGB_OFFSET) / (1 + SRGB_OFFSET)) ** SRGB_GAMMA)
+    """sRGB-encoded values (the model's output, clipped to ``[0, 1]``) to linear light."""
+    return srgb_to_linear(encoded.clamp(0.0, 1.0))
 
 
 @dataclass(frozen=True)
