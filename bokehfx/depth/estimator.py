@@ -16,11 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
-import os
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -28,6 +25,7 @@ import torch
 from bokehfx.colour import linear_to_srgb
 from bokehfx.depth.resize import VIT_PATCH, model_input_size, resize_maps
 from bokehfx.errors import ModelNotAvailableError, UsageError
+from bokehfx.hub import hub_offline, looks_like_path, quiet_hub
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel
@@ -47,8 +45,6 @@ METRIC_DEPTH_FLOOR = 1e-3
 
 Transfer = Literal["linear", "srgb"]
 TRANSFERS: tuple[str, ...] = ("linear", "srgb")
-OFFLINE_VALUES = frozenset({"1", "ON", "YES", "TRUE"})
-OFFLINE_VARIABLES = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
 
 
 @runtime_checkable
@@ -67,16 +63,6 @@ class DepthEstimator(Protocol):
     def estimate(self, frames: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
         """Relative disparity ``(T, 1, H, W)`` for frames ``(T, 3, H, W)``."""
         ...
-
-
-def hub_offline() -> bool:
-    """True when ``HF_HUB_OFFLINE`` (or transformers' older ``TRANSFORMERS_OFFLINE``) asks for local files only."""
-    return any(os.environ.get(name, "0").strip().upper() in OFFLINE_VALUES for name in OFFLINE_VARIABLES)
-
-
-def _looks_like_path(model_id: str) -> bool:
-    """Hub ids are ``name`` or ``namespace/name``; anything else is meant as a folder."""
-    return model_id.startswith((".", "/", "~")) or "\\" in model_id or model_id.count("/") > 1
 
 
 def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
@@ -117,20 +103,6 @@ def _not_available(model_id: str, detail: str) -> ModelNotAvailableError:
     )
 
 
-@contextmanager
-def _quiet_hub() -> Iterator[None]:
-    """Silence the hub client's retry warnings while downloading: the outcome is reported once."""
-    names = ("huggingface_hub", "huggingface_hub.utils._http", "transformers")
-    saved = {name: logging.getLogger(name).level for name in names}
-    for name in names:
-        logging.getLogger(name).setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        for name, level in saved.items():
-            logging.getLogger(name).setLevel(level)
-
-
 def load_depth_model(
     model_id: str = DEFAULT_DEPTH_MODEL,
     revision: str | None = None,
@@ -166,7 +138,7 @@ def load_depth_model(
         if not (folder / "config.json").is_file():
             raise _not_available(model_id, f"folder {str(folder)!r} has no config.json")
         source = str(folder)
-    elif _looks_like_path(model_id):
+    elif looks_like_path(model_id):
         raise _not_available(model_id, f"no folder {str(folder)!r}")
     else:
         source = model_id
@@ -178,7 +150,7 @@ def load_depth_model(
             reason = "HF_HUB_OFFLINE is set and it is not in the local cache" if hub_offline() else str(err)
             raise _not_available(model_id, reason) from None
         try:
-            with _quiet_hub():
+            with quiet_hub():
                 model = AutoModelForDepthEstimation.from_pretrained(source, **kwargs)
         except OSError as err2:
             reason = "the hub could not be reached" if "connect" in str(err2).lower() else str(err2).splitlines()[0]
@@ -359,7 +331,6 @@ __all__ = [
     "DEFAULT_INPUT_SIZE",
     "DepthAnythingEstimator",
     "DepthEstimator",
-    "hub_offline",
     "load_depth_model",
     "model_fingerprint",
     "resolve_dtype",

@@ -18,13 +18,11 @@ render whose detections are all cached never loads it.
 from __future__ import annotations
 
 import hashlib
-import logging
-import os
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 from bokehfx.errors import ModelNotAvailableError, UsageError
+from bokehfx.hub import hub_offline, looks_like_path, quiet_hub
 from bokehfx.focus.subjects import Detection
 
 SUGGESTED_SUBJECT_MODEL = "google/owlvit-base-patch32"
@@ -33,16 +31,9 @@ SUGGESTED_SUBJECT_MODEL = "google/owlvit-base-patch32"
 DEFAULT_SCORE_THRESHOLD = 0.1
 """Lowest detector confidence accepted as "the subject is in this frame"."""
 
-OFFLINE_VALUES = frozenset({"1", "ON", "YES", "TRUE"})
-OFFLINE_VARIABLES = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
 #: Model types whose processor pads the frame to a square (boxes are relative to that square).
 PADDED_MODEL_TYPES = frozenset({"owlv2"})
 UINT8_MAX = 255
-
-
-def hub_offline() -> bool:
-    """True when ``HF_HUB_OFFLINE`` (or ``TRANSFORMERS_OFFLINE``) asks for local files only."""
-    return any(os.environ.get(name, "0").strip().upper() in OFFLINE_VALUES for name in OFFLINE_VARIABLES)
 
 
 def _not_available(model_id: str, detail: str) -> ModelNotAvailableError:
@@ -52,24 +43,6 @@ def _not_available(model_id: str, detail: str) -> ModelNotAvailableError:
         f"--subject-model at a local folder holding its config.json, weights and processor files "
         f"(e.g. {SUGGESTED_SUBJECT_MODEL})."
     )
-
-
-@contextmanager
-def _quiet_hub() -> Iterator[None]:
-    """Silence the hub client's and transformers' warnings while loading: the outcome is reported once."""
-    names = ("huggingface_hub", "huggingface_hub.utils._http", "transformers")
-    saved = {name: logging.getLogger(name).level for name in names}
-    for name in names:
-        logging.getLogger(name).setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        for name, level in saved.items():
-            logging.getLogger(name).setLevel(level)
-
-
-def _looks_like_path(model_id: str) -> bool:
-    return model_id.startswith((".", "/", "~")) or "\\" in model_id or model_id.count("/") > 1
 
 
 def load_subject_model(model_id: str, device: str = "cpu", revision: Optional[str] = None) -> tuple[Any, Any]:
@@ -99,13 +72,13 @@ def load_subject_model(model_id: str, device: str = "cpu", revision: Optional[st
         if not (folder / "config.json").is_file():
             raise _not_available(model_id, f"folder {str(folder)!r} has no config.json")
         source = str(folder)
-    elif _looks_like_path(model_id):
+    elif looks_like_path(model_id):
         raise _not_available(model_id, f"no folder {str(folder)!r}")
     else:
         source = model_id
 
     def load(local_only: bool) -> tuple[Any, Any]:
-        with _quiet_hub():
+        with quiet_hub():
             model = AutoModelForZeroShotObjectDetection.from_pretrained(source, revision=revision,
                                                                        local_files_only=local_only)
             processor = AutoProcessor.from_pretrained(source, revision=revision, local_files_only=local_only)

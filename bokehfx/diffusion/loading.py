@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from bokehfx.errors import ModelNotAvailableError, UsageError
+from bokehfx.hub import hub_offline, looks_like_path
 
 #: SVD's EDM Euler scheduler (v-prediction, Karras sigmas from 0.002 to 700, continuous timesteps).
 SVD_SCHEDULER_CONFIG = {
@@ -116,11 +117,6 @@ def build_tiny_pipeline(seed: int = 0):
     return pipe
 
 
-def _looks_like_path(model_id: str) -> bool:
-    """Hub ids are ``name`` or ``namespace/name``; anything else is meant as a folder."""
-    return model_id.startswith((".", "/", "~")) or "\\" in model_id or model_id.count("/") > 1
-
-
 def _aligned(pipe) -> None:
     for component in pipe.components.values():
         if not isinstance(component, torch.nn.Module):
@@ -166,7 +162,6 @@ def load_pipeline(model_id: str, device: str | torch.device = "cpu", dtype: torc
     from diffusers.utils import logging as diffusers_logging
     from transformers.utils import logging as hf_logging
 
-    from bokehfx.depth.estimator import hub_offline
     from bokehfx.diffusion.pipeline import BokehVideoPipeline
 
     hf_logging.disable_progress_bar()
@@ -181,7 +176,7 @@ def load_pipeline(model_id: str, device: str | torch.device = "cpu", dtype: torc
             from bokehfx.diffusion.any_to_bokeh import AnyToBokehPipeline
 
             pipeline_class = AnyToBokehPipeline
-    elif _looks_like_path(model_id):
+    elif looks_like_path(model_id):
         raise not_available(model_id, f"no folder {str(folder)!r}")
     else:
         source = model_id

@@ -46,19 +46,7 @@ class DiffusionDofStage(DepthOfFieldStage):
         """Add decoded frames; return those now finished, in order."""
         if not frames:
             return []
-        disparity = []
-        for frame in frames:
-            if frame.index != self._next:
-                raise UsageError(f"frame {frame.index} arrived, expected frame {self._next}")
-            disp = self._next_depth(frame.index)
-            if disp.shape != frame.image.shape[:2]:
-                raise UsageError(f"depth for frame {frame.index} is {disp.shape[1]}x{disp.shape[0]}, "
-                                 f"the clip is {frame.image.shape[1]}x{frame.image.shape[0]}")
-            result = self.evaluator.push(disp, frame.image)
-            self._next += 1
-            self.focus.append(result.focus)
-            self.blur.append(result.k)
-            disparity.append(disp)
+        disparity = [self._advance(frame) for frame in frames]
         n = len(frames)
         if self.stream is None:
             height, width = frames[0].image.shape[:2]

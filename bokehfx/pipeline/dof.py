@@ -93,20 +93,22 @@ class DepthOfFieldStage:
         except StopIteration:
             raise UsageError(f"the depth has fewer frames than the clip: none for frame {index}") from None
 
+    def _advance(self, frame: Frame) -> np.ndarray:
+        """The next frame's disparity, checked against the frame; its (F, K) evaluated and recorded."""
+        if frame.index != self._next:
+            raise UsageError(f"frame {frame.index} arrived, expected frame {self._next}")
+        disp = self._next_depth(frame.index)
+        if disp.shape != frame.image.shape[:2]:
+            raise UsageError(f"depth for frame {frame.index} is {disp.shape[1]}x{disp.shape[0]}, "
+                             f"the clip is {frame.image.shape[1]}x{frame.image.shape[0]}")
+        result = self.evaluator.push(disp, frame.image)  # the frame: tracking, pixel units
+        self._next += 1
+        self.focus.append(result.focus)
+        self.blur.append(result.k)
+        return disp
+
     def __call__(self, frames: Sequence[Frame]) -> list[tuple[np.ndarray, np.ndarray | None]]:
-        disparity = []
-        for frame in frames:
-            if frame.index != self._next:
-                raise UsageError(f"frame {frame.index} arrived, expected frame {self._next}")
-            disp = self._next_depth(frame.index)
-            if disp.shape != frame.image.shape[:2]:
-                raise UsageError(f"depth for frame {frame.index} is {disp.shape[1]}x{disp.shape[0]}, "
-                                 f"the clip is {frame.image.shape[1]}x{frame.image.shape[0]}")
-            result = self.evaluator.push(disp, frame.image)  # the frame: tracking, pixel units
-            self._next += 1
-            self.focus.append(result.focus)
-            self.blur.append(result.k)
-            disparity.append(disp)
+        disparity = [self._advance(frame) for frame in frames]
         n = len(frames)
         f = torch.tensor(self.focus[-n:], dtype=torch.float32, device=self.device)
         k = torch.tensor(self.blur[-n:], dtype=torch.float32, device=self.device)
