@@ -97,3 +97,16 @@ def test_resumable_chunks_are_refused_for_the_diffusion_renderer(media: Path, ti
     assert result.exit_code == 2 and "diffusion renderer renders a clip in one pass" in result.stderr
     assert not (tmp_path / "out.mov").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
+
+
+@pytest.mark.parametrize("args", [("model", "init", "--from-svd", "{missing}", "{out}"),
+                                  ("model", "import", "any-to-bokeh", "{missing}", "--svd", "{missing}", "{out}")])
+def test_missing_source_folders_give_one_error_line_before_any_library_loads(args, tmp_path: Path):
+    import subprocess
+    import sys
+
+    argv = [a.format(missing=tmp_path / "nowhere", out=tmp_path / "out") for a in args]
+    proc = subprocess.run([sys.executable, "-m", "cli.main", *argv], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [proc.stderr.strip()] and proc.stderr.startswith("error:")
+    assert not (tmp_path / "out").exists()

@@ -130,17 +130,17 @@ def import_any_to_bokeh(checkpoint_dir: str | Path, svd_dir: str | Path):
         ModelNotAvailableError: A folder or part is missing.
         UsageError: The weights do not have the Any-to-Bokeh layout.
     """
+    root, svd = Path(checkpoint_dir).expanduser(), Path(svd_dir).expanduser()
+    missing = [str(root / n) for n in ("unet", "vae") if not (root / n).is_dir()]
+    missing += [str(svd / n) for n in ("image_encoder", "feature_extractor", "scheduler") if not (svd / n).is_dir()]
+    if missing:
+        raise ModelNotAvailableError(f"Any-to-Bokeh import needs {', '.join(repr(m) for m in missing)}; {HOW_TO_GET}")
     from diffusers import EulerDiscreteScheduler
     from transformers import CLIPImageProcessor, CLIPVisionModelWithProjection
 
     from bokehfx.diffusion.any_to_bokeh import AnyToBokehPipeline
     from bokehfx.diffusion.pipeline import SVD_WORKING_SIZE
 
-    root, svd = Path(checkpoint_dir).expanduser(), Path(svd_dir).expanduser()
-    missing = [str(root / n) for n in ("unet", "vae") if not (root / n).is_dir()]
-    missing += [str(svd / n) for n in ("image_encoder", "feature_extractor", "scheduler") if not (svd / n).is_dir()]
-    if missing:
-        raise ModelNotAvailableError(f"Any-to-Bokeh import needs {', '.join(repr(m) for m in missing)}; {HOW_TO_GET}")
     unet, vae = import_unet(_component(root / "unet", "unet")), import_vae(_component(root / "vae", "vae"))
     try:
         image_encoder = CLIPVisionModelWithProjection.from_pretrained(svd / "image_encoder", dtype=torch.float32)

@@ -224,13 +224,6 @@ def build_from_svd(svd_dir: str | Path, *, bokeh_tokens: int = 16, planes: int =
     Returns:
         `BokehVideoPipeline`.
     """
-    from diffusers import AutoencoderKLTemporalDecoder, EulerDiscreteScheduler, UNetSpatioTemporalConditionModel
-    from transformers import CLIPImageProcessor, CLIPVisionModelWithProjection
-
-    from bokehfx.diffusion.pipeline import SVD_WORKING_SIZE, BokehVideoPipeline
-    from bokehfx.models.qformer import BokehQFormer
-    from bokehfx.models.unet import BokehUNetSpatioTemporalModel
-
     root = Path(svd_dir).expanduser()
     needed = ("unet", "vae", "image_encoder", "feature_extractor", "scheduler")
     missing = [name for name in needed if not (root / name).is_dir()]
@@ -238,6 +231,13 @@ def build_from_svd(svd_dir: str | Path, *, bokeh_tokens: int = 16, planes: int =
         raise ModelNotAvailableError(f"Stable Video Diffusion folder {str(root)!r} lacks {', '.join(missing)}; "
                                      "download stabilityai/stable-video-diffusion-img2vid-xt (its diffusers "
                                      "folders) on a connected machine and pass that folder")
+    from diffusers import AutoencoderKLTemporalDecoder, EulerDiscreteScheduler, UNetSpatioTemporalConditionModel
+    from transformers import CLIPImageProcessor, CLIPVisionModelWithProjection
+
+    from bokehfx.diffusion.pipeline import SVD_WORKING_SIZE, BokehVideoPipeline
+    from bokehfx.models.qformer import BokehQFormer
+    from bokehfx.models.unet import BokehUNetSpatioTemporalModel
+
     try:
         svd_unet = UNetSpatioTemporalConditionModel.from_pretrained(root / "unet")
         vae = AutoencoderKLTemporalDecoder.from_pretrained(root / "vae")
