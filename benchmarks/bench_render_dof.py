@@ -1,27 +1,36 @@
 """End to end: ``bokehfx render`` with depth of field at 1080p to ProRes HQ against the bare ProRes loop.
 
-Both sides read the same generated 1920x1080 H.264 clip (``_common.write_synthetic_clip``) and
+All sides read the same generated 1920x1080 H.264 clip (``_common.write_synthetic_clip``) and
 write ProRes 422 HQ ``.mov`` in this process, alternating run by run after one untimed warm-up:
 
 - render: the ``bokehfx render`` command (the typer app, in-process) with a continuous disparity
   sidecar (a still 16-bit PNG: a left-to-right ramp plus a gentle wave, like a floor or a wall),
   ``--depth-kind disparity --focus 0.45 --blur 40 --quality Q``;
+- null (with ``--null-renderer``): the same command with the physical engine swapped for one that
+  returns a copy of its input: everything a depth-of-field render costs except the renderer's own
+  math (decode, linearisation, depth, focus plan, the in-focus compositing, encode);
 - baseline (named "PyAV decode -> yuv422p10le -> prores_ks hq"): the bare loop of
   ``bench_throughput.baseline_transcode``.
 
-Prints the machine and its load, per run frames/s of both, the medians and the ratio
-render/baseline (targets: render >= 3 frames/s, ratio >= 0.2). On a shared machine the absolute
-figures move with the neighbours' load; the ratio, measured in the same process, much less.
+Prints the machine and its load, per run frames/s and process CPU ms/frame (all threads) of each
+side, the medians, and the ratios to the baseline (targets: render >= 3 frames/s, ratio >= 0.2).
+With both render and null sides it also prints the renderer's own share (render minus null, per
+frame). On a shared machine the absolute figures move with the neighbours' load; the ratios,
+measured in the same process, much less, and CPU time least.
 
 Run from the repository root::
 
     python benchmarks/bench_render_dof.py                       # 12 frames, 2 runs per side
     python benchmarks/bench_render_dof.py --quality draft --frames 24
+    python benchmarks/bench_render_dof.py --null-renderer --no-render --frames 24 --profile 20
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import cProfile
+import pstats
 import tempfile
 import time
 from pathlib import Path
@@ -40,6 +49,7 @@ BLUR_K, FOCUS = 40, 0.45
 WAVE_AMPLITUDE, WAVE_PERIODS = 0.05, 3.0
 UINT16_MAX = 65535
 TARGET_FPS, TARGET_RATIO = 3.0, 0.2
+MS_PER_S = 1000.0
 
 
 def write_disparity(path: Path, width: int, height: int) -> Path:
@@ -57,15 +67,65 @@ def write_disparity(path: Path, width: int, height: int) -> Path:
     return path
 
 
-def render_dof(source: Path, depth: Path, output: Path, quality: str) -> int:
-    """``bokehfx render`` in this process; returns the frames it wrote."""
+class PassThroughEngine:
+    """An engine that returns a copy of its input frames: the render without the renderer's math."""
+
+    def render(self, frames, disparity, focus, blur, look):
+        return frames.clone()
+
+
+@contextlib.contextmanager
+def null_engine():
+    """Within the block, ``bokehfx render`` renders with :class:`PassThroughEngine`."""
+    import bokehfx.pipeline.render as render_module
+
+    original = render_module._engine
+    render_module._engine = lambda settings: PassThroughEngine()
+    try:
+        yield
+    finally:
+        render_module._engine = original
+
+
+def render_dof(source: Path, depth: Path, output: Path, quality: str) -> None:
+    """``bokehfx render`` with depth of field, in this process."""
     from cli.main import app
 
     args = ["render", str(source), "-o", str(output), "--depth", str(depth), "--depth-kind", "disparity",
             "--focus", str(FOCUS), "--blur", str(BLUR_K), "--quality", quality, "--force", "--quiet"]
     app(args, standalone_mode=False)
-    with av.open(str(output)) as container:
-        return sum(1 for _ in container.decode(video=0))
+
+
+def null_render(source: Path, depth: Path, output: Path, quality: str) -> None:
+    """:func:`render_dof` with the pass-through engine."""
+    with null_engine():
+        render_dof(source, depth, output, quality)
+
+
+def count_pictures(path: Path) -> int:
+    """Video packets of ``path`` (one per picture for ProRes), read without decoding."""
+    with av.open(str(path)) as container:
+        return sum(1 for packet in container.demux(video=0) if packet.size)
+
+
+def profile_side(name: str, fn, frames: int, top: int) -> None:
+    """cProfile one run of ``fn`` (main thread CPU clock); print the ``top`` functions by own time per frame."""
+    profiler = cProfile.Profile(time.thread_time)
+    profiler.enable()
+    fn()
+    profiler.disable()
+    stats = pstats.Stats(profiler)
+    print(f"\ncProfile (main thread CPU) of one {name} run: {stats.total_tt * MS_PER_S / frames:.1f} ms/frame; "
+          f"top {top} by own time:")
+    print(f"{'own ms/frame':>13} {'cum ms/frame':>13} {'calls/frame':>12}  function")
+    rows = []
+    for (filename, line, func), (_, ncalls, tottime, cumtime, _) in stats.stats.items():
+        where = func if filename == "~" else f"{Path(filename).name}:{line}({func})"
+        rows.append((tottime, cumtime, ncalls, where))
+    rows.sort(reverse=True)
+    for tottime, cumtime, ncalls, where in rows[:top]:
+        print(f"{tottime * MS_PER_S / frames:13.2f} {cumtime * MS_PER_S / frames:13.2f} "
+              f"{ncalls / frames:12.2f}  {where}")
 
 
 def main() -> None:
@@ -76,7 +136,14 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="timed runs per side (median)")
     parser.add_argument("--quality", choices=("draft", "normal", "final"), default="normal")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch default; 1 on a crowded machine)")
+    parser.add_argument("--null-renderer", action="store_true",
+                        help="also time the render with a pass-through engine (everything but the renderer's math)")
+    parser.add_argument("--no-render", action="store_true", help="skip the real render (with --null-renderer)")
+    parser.add_argument("--profile", type=int, default=0, metavar="N",
+                        help="after timing, cProfile one run of each depth-of-field side and print its N costliest functions")
     args = parser.parse_args()
+    if args.no_render and not args.null_renderer:
+        parser.error("--no-render needs --null-renderer (nothing to compare otherwise)")
     if args.threads > 0:
         import torch
 
@@ -86,26 +153,50 @@ def main() -> None:
         folder = Path(tmp)
         source = _common.write_synthetic_clip(folder / "source.mp4", args.width, args.height, args.frames, audio=False)
         depth = write_disparity(folder / "disparity.png", args.width, args.height)
-        sides = {
-            "render": lambda: render_dof(source, depth, folder / "render.mov", args.quality),
-            "baseline": lambda: baseline_transcode(source, folder / "baseline.mov"),
-        }
+        sides = {}
+        if not args.no_render:
+            sides["render"] = lambda: render_dof(source, depth, folder / "render.mov", args.quality)
+        if args.null_renderer:
+            sides["null"] = lambda: null_render(source, depth, folder / "null.mov", args.quality)
+        sides["baseline"] = lambda: baseline_transcode(source, folder / "baseline.mov")
+        outputs = {"render": folder / "render.mov", "null": folder / "null.mov", "baseline": folder / "baseline.mov"}
         for fn in sides.values():
             fn()
         fps: dict[str, list[float]] = {name: [] for name in sides}
+        cpu: dict[str, list[float]] = {name: [] for name in sides}
         for run in range(args.repeats):
             for name, fn in sides.items():
-                started = time.perf_counter()
-                frames = fn()
+                started, cpu_started = time.perf_counter(), time.process_time()
+                fn()
+                seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
+                frames = count_pictures(outputs[name])
                 if frames != args.frames:
                     raise SystemExit(f"{name} wrote {frames} frames of a {args.frames}-frame clip")
-                fps[name].append(frames / (time.perf_counter() - started))
-                print(f"run {run + 1} {name:8s}: {fps[name][-1]:.3f} frames/s", flush=True)
-    render, baseline = _common.median(fps["render"]), _common.median(fps["baseline"])
-    print(f"bokehfx render {args.width}x{args.height} K={BLUR_K} --quality {args.quality} to ProRes HQ: "
-          f"{render:.3f} frames/s (target >= {TARGET_FPS:g})")
-    print(f"baseline PyAV decode -> yuv422p10le -> prores_ks hq: {baseline:.3f} frames/s")
-    print(f"ratio render/baseline: {render / baseline:.3f} (target >= {TARGET_RATIO:g})")
+                fps[name].append(frames / seconds)
+                cpu[name].append(cpu_seconds * MS_PER_S / frames)
+                print(f"run {run + 1} {name:8s}: {fps[name][-1]:.3f} frames/s, {cpu[name][-1]:.0f} CPU ms/frame",
+                      flush=True)
+        if args.profile:
+            for name in ("render", "null"):
+                if name in sides:
+                    profile_side(name, sides[name], args.frames, args.profile)
+    fps_med = {name: _common.median(values) for name, values in fps.items()}
+    cpu_med = {name: _common.median(values) for name, values in cpu.items()}
+    baseline = fps_med["baseline"]
+    print(f"baseline PyAV decode -> yuv422p10le -> prores_ks hq: {baseline:.3f} frames/s, "
+          f"{cpu_med['baseline']:.0f} CPU ms/frame")
+    if "null" in fps_med:
+        print(f"null renderer (everything but the renderer's math): {fps_med['null']:.3f} frames/s, "
+              f"{cpu_med['null']:.0f} CPU ms/frame; ratio null/baseline: {fps_med['null'] / baseline:.3f}")
+    if "render" in fps_med:
+        render = fps_med["render"]
+        print(f"bokehfx render {args.width}x{args.height} K={BLUR_K} --quality {args.quality} to ProRes HQ: "
+              f"{render:.3f} frames/s, {cpu_med['render']:.0f} CPU ms/frame (target >= {TARGET_FPS:g} frames/s)")
+        if "null" in fps_med:
+            share = MS_PER_S / render - MS_PER_S / fps_med["null"]
+            print(f"the renderer's own share: {share:.0f} ms/frame wall, "
+                  f"{cpu_med['render'] - cpu_med['null']:.0f} CPU ms/frame")
+        print(f"ratio render/baseline: {render / baseline:.3f} (target >= {TARGET_RATIO:g})")
 
 
 if __name__ == "__main__":
