@@ -39,6 +39,7 @@ class DiffusionDofStage(DepthOfFieldStage):
             raise UsageError("the aperture and highlight options (--aperture, --blades, --anamorphic, ...) shape "
                              "the physical renderer's bokeh; the diffusion renderer's look comes from --ref and "
                              "--prompt: drop them or use --renderer physical")
+        self.batch_frames = None  # windows of frames: the job's batches are pushed as they come
         self.pending: deque[Frame] = deque()
         self.stream = None
 

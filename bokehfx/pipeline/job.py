@@ -21,7 +21,7 @@ from bokehfx.io.probe import MediaInfo, probe
 from bokehfx.io.sink import COPY_LOOKAHEAD_S, EncodeSettings, check_output, open_sink, passes_through
 from bokehfx.io.source import Frame, VideoSource
 
-#: Frames handed to the renderer at once when it does not ask for another size.
+#: Frames handed to the renderer at once when it does not ask for another size (``batch_frames``).
 DEFAULT_BATCH = 8
 
 #: frames -> per frame (image, alpha) or (image, alpha, keep): ``keep`` marks the pixels left as they
@@ -121,6 +121,8 @@ def run_render(request: RenderRequest, renderer: FrameRenderer | WindowedRendere
             last: Frame = first
 
             windowed = isinstance(renderer, WindowedRenderer)
+            # A renderer may ask for its own batch size (``batch_frames``), e.g. one frame at a time on the CPU.
+            size = (None if windowed else getattr(renderer, "batch_frames", None)) or request.batch
 
             def emit(ready: Sequence[tuple]) -> None:
                 """Write ``(frame, picture, alpha[, keep])`` tuples (None: the frame's own)."""
@@ -143,7 +145,7 @@ def run_render(request: RenderRequest, renderer: FrameRenderer | WindowedRendere
                     emit([(frame, *out) for frame, out in zip(frames, outs)])
 
             for frame in frames_iter:
-                if len(batch) >= request.batch:
+                if len(batch) >= size:
                     flush(batch)
                     batch = []
                 batch.append(frame)
