@@ -9,6 +9,7 @@ other outputs take it through linear light.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Callable, Protocol, Sequence, runtime_checkable
 
 from bokehfx.errors import UsageError
+from bokehfx.io.background import BackgroundWriter
 from bokehfx.io.paths import Codec, check_input, output_target
 from bokehfx.io.probe import MediaInfo, probe
 from bokehfx.io.sink import COPY_LOOKAHEAD_S, EncodeSettings, check_output, open_sink, passes_through
@@ -123,36 +125,40 @@ def run_render(request: RenderRequest, renderer: FrameRenderer | WindowedRendere
             windowed = isinstance(renderer, WindowedRenderer)
             # A renderer may ask for its own batch size (``batch_frames``), e.g. one frame at a time on the CPU.
             size = (None if windowed else getattr(renderer, "batch_frames", None)) or request.batch
+            with contextlib.ExitStack() as writing:
+                write = sink.write
+                if renderer is not None:  # rendered frames are encoded on a worker while the next ones render
+                    write = writing.enter_context(BackgroundWriter(sink.write)).put
 
-            def emit(ready: Sequence[tuple]) -> None:
-                """Write ``(frame, picture, alpha[, keep])`` tuples (None: the frame's own)."""
-                nonlocal done
-                for frame, *out in ready:
-                    sink.write(frame, *out)
-                done += len(ready)
-                if progress is not None and ready:
-                    progress(done, expected)
+                def emit(ready: Sequence[tuple]) -> None:
+                    """Write ``(frame, picture, alpha[, keep])`` tuples (None: the frame's own)."""
+                    nonlocal done
+                    for frame, *out in ready:
+                        write(frame, *out)
+                    done += len(ready)
+                    if progress is not None and ready:
+                        progress(done, expected)
 
-            def flush(frames: list[Frame]) -> None:
-                if renderer is None:
-                    emit([(f, None, None) for f in frames])  # each frame's own picture
-                elif windowed:
-                    emit(renderer.push(frames))
-                else:
-                    outs = renderer(frames)
-                    if len(outs) != len(frames):
-                        raise RuntimeError(f"renderer returned {len(outs)} frames for {len(frames)}")
-                    emit([(frame, *out) for frame, out in zip(frames, outs)])
+                def flush(frames: list[Frame]) -> None:
+                    if renderer is None:
+                        emit([(f, None, None) for f in frames])  # each frame's own picture
+                    elif windowed:
+                        emit(renderer.push(frames))
+                    else:
+                        outs = renderer(frames)
+                        if len(outs) != len(frames):
+                            raise RuntimeError(f"renderer returned {len(outs)} frames for {len(frames)}")
+                        emit([(frame, *out) for frame, out in zip(frames, outs)])
 
-            for frame in frames_iter:
-                if len(batch) >= size:
-                    flush(batch)
-                    batch = []
-                batch.append(frame)
-                last = frame
-            flush(batch)
-            if windowed:
-                emit(renderer.finish())
+                for frame in frames_iter:
+                    if len(batch) >= size:
+                        flush(batch)
+                        batch = []
+                    batch.append(frame)
+                    last = frame
+                flush(batch)
+                if windowed:
+                    emit(renderer.finish())
             if request.frames is not None and request.frames[1] is not None and hasattr(sink, "end_streams_at"):
                 sink.end_streams_at(_frame_end(last, info))
     return RenderResult(target.path, done, time.perf_counter() - started, list(sink.notes.items), info)
