@@ -125,7 +125,7 @@ class SidecarDepth(DepthSource):
 
     def read(self, num_frames: int | None = None) -> Iterator[np.ndarray]:
         """Normalized frames, reading the sidecar twice (once for the clip's range) unless
-        ``options.depth_range`` fixes the range; memory stays at one frame.
+        ``options.depth_range`` fixes the range; memory stays at one frame. A still is decoded once.
 
         Args:
             num_frames (`int`, *optional*): The source clip's frame count (see
@@ -135,14 +135,20 @@ class SidecarDepth(DepthSource):
         Raises:
             UnsupportedMediaError: When no frame has a valid pixel.
         """
+        if self.sidecar.is_still:  # decoded once, for both passes
+            values = next(raw_depth_frames(self.sidecar))
+
+            def stored(count: int | None) -> Iterator[np.ndarray]:
+                return itertools.repeat(values, 1 if count is None else count)
+        else:
+            def stored(count: int | None) -> Iterator[np.ndarray]:
+                return raw_depth_frames(self.sidecar, count)
         clip_range = None
         if self.options.depth_range is None:
-            first_pass = raw_depth_frames(self.sidecar, None if self.sidecar.is_still else num_frames)
-            clip_range = sidecar_disparity_range(first_pass, self.options)
+            clip_range = sidecar_disparity_range(stored(None if self.sidecar.is_still else num_frames), self.options)
             if clip_range.empty:
                 raise UnsupportedMediaError(f"depth {str(self.path)!r} has no valid pixel in any frame")
-        return normalized_sidecar_frames(raw_depth_frames(self.sidecar, num_frames), self.options, clip_range,
-                                         self.size)
+        return normalized_sidecar_frames(stored(num_frames), self.options, clip_range, self.size)
 
     def frames(self) -> Iterator[np.ndarray]:
         frames = self.read()
