@@ -233,8 +233,8 @@ class VideoSource:
                 image = to_linear(image, self.transfer)
             return image, (np.ascontiguousarray(arr[..., 3]) if has_alpha else None)
         if not is_rgb and planar_name(frame.format, frame.width, frame.height) is not None:
-            code, alpha = decode_rgb(frame, full_range=self._full_range, matrix=self._matrix_code)
-            return linearize_float(code, self.transfer), alpha
+            return decode_rgb(frame, full_range=self._full_range, matrix=self._matrix_code,
+                              finish=lambda code: linearize_float(code, self.transfer))
         target = "rgba64le" if has_alpha else "rgb48le"
         kwargs: dict[str, object] = {"interpolation": DECODE_INTERPOLATION}
         if not is_rgb:

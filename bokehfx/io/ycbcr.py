@@ -18,6 +18,7 @@ Pure numpy; the frames given and returned are PyAV video frames.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import av
 import numpy as np
@@ -41,6 +42,9 @@ LUMA_COEFFICIENTS = {
 VIDEO_BLACK_8, VIDEO_LUMA_SPAN_8, VIDEO_CHROMA_SPAN_8 = 16.0, 219.0, 224.0
 #: Chroma subsampling factors handled directly; others go through swscale to 4:4:4 first.
 DIRECT_FACTORS = (1, 2)
+#: Pixels converted at a time (a band of rows): the band's float temporaries, about 1.5 MB, stay in
+#: the CPU's cache instead of each pass going through memory over the whole frame.
+BAND_PIXELS = 1 << 16
 #: Significant bits -> the planar name suffix of that depth.
 _DEPTH_SUFFIX = {8: "", 9: "9le", 10: "10le", 12: "12le", 14: "14le", 16: "16le"}
 _SUBSAMPLING_NAME = {(1, 1): "444", (2, 1): "422", (2, 2): "420"}
@@ -198,8 +202,31 @@ def downsample(c: np.ndarray, layout: Layout) -> np.ndarray:
 
 
 # --- decode ------------------------------------------------------------------------------------
-def decode_rgb(frame: av.VideoFrame, *, full_range: bool, matrix: int) -> tuple[np.ndarray, np.ndarray | None]:
+def _matrix_into(out: np.ndarray, luma: np.ndarray, cb: np.ndarray, cr: np.ndarray, layout: Layout) -> None:
+    """R'G'B' ``(..., 3)`` into ``out`` from full-resolution Y', Cb, Cr."""
+    kr, kb = layout.kr, layout.kb
+    kg = 1.0 - kr - kb
+    r, g, b = out[..., 0], out[..., 1], out[..., 2]
+    np.multiply(cr, 2.0 * (1.0 - kr), out=r)
+    r += luma
+    np.multiply(cb, 2.0 * (1.0 - kb), out=b)
+    b += luma
+    np.multiply(r, -kr / kg, out=g)
+    g -= (kb / kg) * b
+    g += luma * (1.0 / kg)
+
+
+def band_rows(width: int) -> int:
+    """Rows of a picture ``width`` wide converted at a time (:data:`BAND_PIXELS` pixels, at least one row)."""
+    return max(1, BAND_PIXELS // max(width, 1))
+
+
+def decode_rgb(frame: av.VideoFrame, *, full_range: bool, matrix: int,
+               finish: Callable[[np.ndarray], np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """Normalized, unclipped R'G'B' ``(H, W, 3)`` float32 of a Y'CbCr frame, and alpha in 0..1 or None.
+
+    ``finish``, when given, maps each band of rows of R'G'B' to what is returned instead (e.g.
+    linear light: :func:`bokehfx.io.colour.linearize_float`), while the band is still in the cache.
 
     Formats that are not planar 4:2:0 / 4:2:2 / 4:4:4 (semi-planar, packed, 4:1:1) are first
     rearranged by swscale into the planar format of the same depth, which changes no value
@@ -227,16 +254,11 @@ def decode_rgb(frame: av.VideoFrame, *, full_range: bool, matrix: int) -> tuple[
     cr -= c_off
     cr *= 1.0 / c_span
     cb, cr = upsample(cb, layout, w, h), upsample(cr, layout, w, h)
-    kr, kb = layout.kr, layout.kb
-    kg = 1.0 - kr - kb
-    r, g, b = out[..., 0], out[..., 1], out[..., 2]
-    np.multiply(cr, 2.0 * (1.0 - kr), out=r)
-    r += luma
-    np.multiply(cb, 2.0 * (1.0 - kb), out=b)
-    b += luma
-    np.multiply(r, -kr / kg, out=g)
-    g -= (kb / kg) * b
-    g += luma * (1.0 / kg)
+    for start in range(0, h, band_rows(w)):  # a band's temporaries stay in the CPU's cache
+        rows = slice(start, start + band_rows(w))
+        _matrix_into(out[rows], luma[rows], cb[rows], cr[rows], layout)
+        if finish is not None:
+            out[rows] = finish(out[rows])
     alpha = None
     if layout.alpha:
         alpha = _plane(frame, 3, layout.dtype).astype(np.float32) * (1.0 / layout.max_code)
