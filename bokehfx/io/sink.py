@@ -372,12 +372,15 @@ class MovieSink(_Sink):
             alpha = frame.alpha if alpha is None else alpha
             if image.shape[:2] != (v.height, v.width):
                 raise OutputError(f"rendered frame is {image.shape[1]}x{image.shape[0]}, expected {v.width}x{v.height}")
-            code = _pad_even(encode_unclipped(image, self._transfer), self._pad_w, self._pad_h)
+            if self._pad_w or self._pad_h:
+                code, prepare = _pad_even(encode_unclipped(image, self._transfer), self._pad_w, self._pad_h), None
+            else:  # linear light to code values band by band, inside the Y'CbCr conversion
+                code, prepare = image, lambda band: encode_unclipped(band, self._transfer)
             if alpha is not None and self._has_alpha:
                 alpha = _pad_even(alpha[..., None], self._pad_w, self._pad_h)[..., 0]
             av_frame = encode_frame(code, self._pix_fmt, full_range=self._range == RANGE_FULL,
                                     matrix=self._matrix_code, height=v.height,
-                                    alpha=alpha if self._has_alpha else None)
+                                    alpha=alpha if self._has_alpha else None, prepare=prepare)
             if keep is not None and self._passthrough and frame.picture is not None and keep.any():
                 composite_planes(av_frame, self._pass_through(frame.picture), keep)
         av_frame.pts = self._next_pts(frame)

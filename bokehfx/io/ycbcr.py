@@ -274,28 +274,36 @@ def _quantize_into(values: np.ndarray, offset: float, span: float, layout: Layou
 
 
 def encode_frame(rgb: np.ndarray, pix_fmt: str, *, full_range: bool, matrix: int, height: int,
-                 alpha: np.ndarray | None = None) -> av.VideoFrame:
+                 alpha: np.ndarray | None = None,
+                 prepare: Callable[[np.ndarray], np.ndarray] | None = None) -> av.VideoFrame:
     """A planar Y'CbCr(A) frame of ``pix_fmt`` from unclipped normalized R'G'B' ``(H, W, 3)``.
 
     Only the final code values are clipped to the code range. ``height`` picks the default
-    matrix of untagged sources (the picture's own height, before any padding).
+    matrix of untagged sources (the picture's own height, before any padding). ``prepare``, when
+    given, maps each band of rows of ``rgb`` to the R'G'B' encoded (e.g. linear light to code
+    values: :func:`bokehfx.io.colour.encode_unclipped`), while the band is in the CPU's cache.
     """
     h, w = rgb.shape[:2]
     layout = layout_of(pix_fmt, w, h, full_range=full_range, matrix=matrix)
     kr, kb = luma_coefficients(matrix, height)
     kg = 1.0 - kr - kb
-    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
-    luma = r * kr
-    luma += g * kg
-    luma += b * kb
-    cb = b - luma
-    cb *= 0.5 / (1.0 - kb)
-    cr = r - luma
-    cr *= 0.5 / (1.0 - kr)
     frame = av.VideoFrame(w, h, pix_fmt)
     y_off, y_span = layout.luma_scale()
     c_off, c_span = layout.chroma_scale()
-    _quantize_into(luma, y_off, y_span, layout, _plane(frame, 0, layout.dtype))
+    luma_plane = _plane(frame, 0, layout.dtype)
+    cb, cr = np.empty((h, w), np.float32), np.empty((h, w), np.float32)
+    for start in range(0, h, band_rows(w)):
+        rows = slice(start, start + band_rows(w))
+        band = rgb[rows] if prepare is None else prepare(rgb[rows])
+        r, g, b = band[..., 0], band[..., 1], band[..., 2]
+        luma = r * kr
+        luma += g * kg
+        luma += b * kb
+        np.subtract(b, luma, out=cb[rows])
+        cb[rows] *= 0.5 / (1.0 - kb)
+        np.subtract(r, luma, out=cr[rows])
+        cr[rows] *= 0.5 / (1.0 - kr)
+        _quantize_into(luma, y_off, y_span, layout, luma_plane[rows])
     _quantize_into(downsample(cb, layout), c_off, c_span, layout, _plane(frame, 1, layout.dtype))
     _quantize_into(downsample(cr, layout), c_off, c_span, layout, _plane(frame, 2, layout.dtype))
     if layout.alpha:
