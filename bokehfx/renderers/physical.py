@@ -35,14 +35,15 @@ Everything happens in linear light; values above 1.0 are kept.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 
 from bokehfx.errors import UsageError
-from bokehfx.renderers.aperture import aperture_kernel
+from bokehfx.renderers.aperture import KERNEL_MARGIN_PX, aperture_kernel
 from bokehfx.renderers.base import Look, check_inputs
 from bokehfx.renderers.filters import convolve_sum, expand_bilinear, pull_push, reduce_area, reduce_tent
-from bokehfx.renderers.slabs import BinnedSlabs, MaskedSlabs, SlabPieces
+from bokehfx.renderers.slabs import BAND_ROWS, Box, SlabPieces, band_extents, cut_pieces, slab_regions
 
 #: Rec. 709 luminance weights of linear RGB (used by the highlight boost).
 LUMA_WEIGHTS = (0.2126, 0.7152, 0.0722)
@@ -344,7 +345,25 @@ class PhysicalRenderer:
         look: Look,
         alpha: torch.Tensor | None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Render frames that all have ``K > 0``: colour, coverage and the mask of exact pixels."""
+        """Render frames that all have ``K > 0``: colour, coverage and the mask of exact pixels.
+
+        Frames go one at a time: each slab's box is cut around that frame's own pixels, so a frame's
+        result does not depend on the frames rendered with it.
+        """
+        outputs = [self._render_frame(frames[t : t + 1], disparity[t : t + 1], focus[t : t + 1], blur[t : t + 1], look,
+                                      None if alpha is None else alpha[t : t + 1]) for t in range(frames.shape[0])]
+        return tuple(torch.cat(parts) for parts in zip(*outputs))
+
+    def _render_frame(
+        self,
+        frames: torch.Tensor,
+        disparity: torch.Tensor,
+        focus: torch.Tensor,
+        blur: torch.Tensor,
+        look: Look,
+        alpha: torch.Tensor | None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Render one frame (``T == 1``) with ``K > 0``: colour, coverage and the mask of exact pixels."""
         s = signed_coc(disparity, focus, blur, look.max_blur)
         frames = boost_highlights(frames, s, look)
         centres = layer_centres(float(s.abs().max()), self.layer_step_px, self.layer_step_ratio)
@@ -353,96 +372,109 @@ class PhysicalRenderer:
         bounds = centres.to(device=s.device, dtype=s.dtype)
         lower = bounds[index]
         frac = ((s - lower) / (bounds[index + 1] - lower)).clamp(0.0, 1.0)
-        occupied = torch.bincount(index.flatten(), minlength=count).tolist()
-        slabs = [j for j in range(count) if occupied[j]]
+        band = max(BAND_ROWS, self.max_downsample)
+        x0, x1 = band_extents(index, count, band)
+        slabs = [j for j in range(count) if any(b > a for a, b in zip(x0[j], x1[j]))]
         radii = centres.tolist()
-        levels = {j: self._downsample_factor(min(abs(radii[j]), abs(radii[j + 1]))) for j in slabs}
-        weight = torch.ones_like(s) if alpha is None else alpha
-        sources: dict[int, MaskedSlabs | BinnedSlabs] = {1: MaskedSlabs(frames, weight, index, frac)}
-        gather_dtype = torch.float64 if self.dtype == torch.float64 else torch.float32
-        # Slabs finer than the fill level take their fill inputs from the binning at that level.
-        fine = [j for j in slabs if levels[j] < self.fill_downsample] if self.fill_downsample > 1 else []
-        binned_levels = {f for f in levels.values() if f > 1} | ({self.fill_downsample} if fine else set())
-        for factor in sorted(binned_levels):
-            members = [j for j in slabs if levels[j] == factor] + (fine if factor == self.fill_downsample else [])
-            sources[factor] = BinnedSlabs(frames.to(gather_dtype), weight.to(gather_dtype), index, frac.to(gather_dtype),
-                                          count, sorted(members), factor, alpha is None)
-        kernels: dict[tuple[float, bool, tuple[float, float]], torch.Tensor] = {}
-        spectra: dict[tuple[int, tuple[int, int]], torch.Tensor] = {}
+        reach = {j: max(abs(radii[j]), abs(radii[j + 1])) for j in slabs}
+        # How far behind nearer slabs a slab may show: the largest blur in front of it.
+        in_front, largest = {}, 0.0
+        for j in reversed(slabs):
+            in_front[j] = largest
+            largest = max(largest, reach[j])
         h, w = s.shape[-2:]
+        context = _Frame(frames.to(self._math_dtype), None if alpha is None else alpha.to(self._math_dtype),
+                         index, frac.to(self._math_dtype), look, h, w, {}, {})
 
-        conv_dtype = torch.float64 if self.dtype == torch.float64 else torch.float32
-
-        def layer(j: int) -> torch.Tensor:
-            factor = levels[j]
-            pieces = sources[factor].pieces(j)
-            fill = pieces if factor >= self.fill_downsample else sources[self.fill_downsample].pieces(j)
-            if fill.below is None:
-                fill.below = (index <= j).to(pieces.premult.dtype)
-            lo, hi = self._extend(pieces, fill, factor)
-            # A kernel part may be filtered on a coarser level than its slab (the slab's level is
-            # set by its smaller radius); parts on the same level share one convolution.
-            by_level: dict[int, list[tuple[torch.Tensor, float, bool]]] = {}
-            for part, radius in ((lo, radii[j]), (hi, radii[j + 1])):
-                own = max(factor, self._downsample_factor(abs(radius), self.blur_min_radius))
-                small = reduce_tent(part.to(conv_dtype), own // factor)
-                by_level.setdefault(own, []).append((small, self._level_radius(abs(radius), own), radius > 0))
-            out = None
-            for own, parts in by_level.items():
-                blurred = self._blur(parts, look, h, w, kernels, spectra)
-                blurred = expand_bilinear(blurred, own // factor, *lo.shape[-2:]).to(self.dtype)
-                out = blurred if out is None else out + blurred
-            return out
+        def layer(j: int) -> list[tuple[Box, torch.Tensor]]:
+            return self._layer(context, j, radii, x0[j], x1[j], band, in_front[j] + reach[j])
 
         far = [j for j in slabs if radii[j + 1] <= 0]
         near = [j for j in reversed(slabs) if radii[j] >= 0]
         focus_slab = radii.index(0.0)
-        far_acc, _ = self._accumulate(far, levels, layer, front=False, h=h, w=w)
-        near_acc, in_front = self._accumulate(near, levels, layer, front=True, h=h, w=w, watch=focus_slab)
+        far_acc, _ = self._accumulate(far, layer, front=False, shape=(s.shape[0], 4, h, w))
+        near_acc, covered = self._accumulate(near, layer, front=True, shape=(s.shape[0], 4, h, w), watch=focus_slab)
         if far_acc is None and near_acc is None:
             raise AssertionError("no occupied slab")
         if far_acc is None or near_acc is None:
             acc = far_acc if near_acc is None else near_acc
         else:
-            acc = near_acc + (1.0 - near_acc[:, 3:4]) * far_acc
+            acc = near_acc.addcmul_(1.0 - near_acc[:, 3:4], far_acc)
+        acc = acc.to(self.dtype)
         acc_rgb, acc_cov = acc[:, :3], acc[:, 3:4]
-        if in_front is None:
-            in_front = torch.zeros_like(s)
-        exact = (s == 0) & (in_front <= INVISIBLE_COVERAGE)
+        if covered is None:
+            covered = torch.zeros_like(s)
+        exact = (s == 0) & (covered <= INVISIBLE_COVERAGE)
         if alpha is None:
             safe = acc_cov.clamp_min(COVERAGE_EPS)
             rgb = torch.where(acc_cov > COVERAGE_EPS, acc_rgb / safe, frames)
             return rgb, torch.ones_like(acc_cov), exact
         return acc_rgb, acc_cov.clamp(0.0, 1.0), exact
 
-    def _accumulate(self, order: list[int], levels: dict[int, int], layer, front: bool, h: int, w: int,
+    @property
+    def _math_dtype(self) -> torch.dtype:
+        """Precision of filtering and compositing: float64 when asked for, float32 otherwise."""
+        return torch.float64 if self.dtype == torch.float64 else torch.float32
+
+    def _layer(self, frame: "_Frame", j: int, radii: list[float], x0: list[int], x1: list[int], band: int,
+               margin: float) -> list[tuple[Box, torch.Tensor]]:
+        """Slab ``j`` filtered and upsampled to full resolution: ``(core, (T, 4, ch, cw))`` pieces.
+
+        ``x0``/``x1`` are the slab's column extents per band of ``band`` rows; ``margin`` is how far
+        (full-resolution pixels) its blurred, extended content can reach beyond its own pixels.
+        Outside the cores the slab adds nothing.
+        """
+        factor = self._downsample_factor(min(abs(radii[j]), abs(radii[j + 1])))
+        owns = [max(factor, self._downsample_factor(abs(r), self.blur_min_radius)) for r in (radii[j], radii[j + 1])]
+        align = max(owns + [factor, self.fill_downsample])
+        margin += KERNEL_MARGIN_PX + 2 * align
+        out = []
+        for core, box in slab_regions(x0, x1, band, margin, 2 * align, align, frame.h, frame.w):
+            layer = self._layer_in(frame, j, radii, box, factor, owns)
+            out.append((core, layer[..., core.y0 - box.y0 : core.y1 - box.y0, core.x0 - box.x0 : core.x1 - box.x0]))
+        return out
+
+    def _layer_in(self, frame: "_Frame", j: int, radii: list[float], box: Box, factor: int, owns: list[int]) -> torch.Tensor:
+        """Slab ``j`` filtered on level ``factor`` inside ``box`` and upsampled to full resolution.
+
+        A kernel part may be filtered on a coarser level (``owns``) than its slab (the slab's level
+        is set by its smaller radius); parts on the same level share one convolution.
+        """
+        fill_factor = max(factor, self.fill_downsample)
+        pieces = cut_pieces(frame.frames, frame.alpha, frame.index, frame.frac, j, box, factor)
+        lo, hi = self._extend(pieces, fill_factor // factor)
+        by_level: dict[int, list[tuple[torch.Tensor, float, bool]]] = {}
+        for part, radius, own in ((lo, radii[j], owns[0]), (hi, radii[j + 1], owns[1])):
+            by_level.setdefault(own, []).append((reduce_tent(part, own // factor), self._level_radius(abs(radius), own), radius > 0))
+        out = None
+        for own, parts in by_level.items():
+            blurred = self._blur(parts, frame, box, own)
+            blurred = expand_bilinear(blurred, own // factor, *lo.shape[-2:])
+            out = blurred if out is None else out + blurred
+        return self._refine(out, factor, 1, box.height, box.width)
+
+    def _accumulate(self, order: list[int], layer, front: bool, shape: tuple[int, int, int, int],
                     watch: int | None = None) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-        """Composite the slabs of one side of the focal plane in ``order`` (levels never grow).
+        """Composite the slabs of one side of the focal plane in ``order`` at full resolution.
 
         ``front``: the accumulator lies in front of each new slab (near side, front to back);
-        otherwise behind it (far side, back to front). The accumulator stays at the coarsest level
-        possible and is upsampled one level at a time. Returns the ``(T, 4, h, w)`` result at full
-        resolution and, when slab ``watch`` is in ``order``, the accumulated coverage in front of it.
+        otherwise behind it (far side, back to front). A slab only changes the accumulator inside
+        its box. Returns the ``(T, 4, H, W)`` result and, when slab ``watch`` is in ``order``, the
+        accumulated coverage in front of it.
         """
-        acc: torch.Tensor | None = None
-        acc_factor = 0
+        if not order:
+            return None, None
+        acc = torch.zeros(shape, device=self.device, dtype=self._math_dtype)
         watched = None
         for j in order:
-            factor = levels[j]
-            if acc is not None:
-                acc = self._refine(acc, acc_factor, factor, h, w)
-            acc_factor = factor
-            if j == watch and acc is not None:
-                watched = self._refine(acc, factor, 1, h, w)[:, 3:4]
-            new = layer(j)
-            if acc is None:
-                acc = new
-            elif front:
-                acc = acc + (1.0 - acc[:, 3:4]).clamp_min(0.0) * new
-            else:
-                acc = new + (1.0 - new[:, 3:4]).clamp_min(0.0) * acc
-        if acc is not None:
-            acc = self._refine(acc, acc_factor, 1, h, w)
+            if j == watch:
+                watched = acc[:, 3:4].clone()
+            for box, new in layer(j):
+                region = box.cut(acc)
+                if front:
+                    region.addcmul_((1.0 - region[:, 3:4]).clamp_min(0.0), new)
+                else:
+                    region.copy_(new.addcmul(1.0 - new[:, 3:4], region))
         return acc, watched
 
     @staticmethod
@@ -453,53 +485,45 @@ class PhysicalRenderer:
             x = expand_bilinear(x, 2, -(-h // factor), -(-w // factor))
         return x
 
-    def _extend(self, pieces: SlabPieces, fill: SlabPieces, factor: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def _extend(self, p: SlabPieces, fill_step: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Split a slab into its two kernel parts, extended into the area nearer slabs hide.
 
         The slab's presence is interpolated (pull-push) into the hidden area. Behind the adjacent
         slab (a depth step of at most one slab spacing, i.e. a continuing surface) it takes that
         slab's own colour; behind nearer slabs, colour inpainted from the slab itself. The
-        extension is shared equally by the two kernel parts. The interpolation runs at a reduction
-        of ``fill_downsample`` from full resolution, or at the slab's own level ``factor`` when
-        that is coarser; ``fill`` holds the slab's pieces at the level the interpolation starts
-        from (``pieces`` itself when the slab is that coarse).
+        extension is shared equally by the two kernel parts. The interpolation runs ``fill_step``
+        times coarser than the slab's level (it is smooth, so this costs little quality).
         """
-        p = pieces
-        upper = torch.cat((p.upper_rgb, p.upper_cov), dim=1)
-        whole = torch.cat((p.premult, p.content), dim=1)
-        hidden = p.hidden
-        if float(hidden.max()) > 0:
-            coarse = torch.cat((fill.premult, fill.content, fill.below), dim=1).to(p.premult.dtype)
-            step = max(1, self.fill_downsample // factor) if fill is pieces else 1
-            coarse = reduce_area(coarse, step)
+        lower, upper = p.whole - p.upper, p.upper
+        if float(p.hidden.max()) > 0:
+            coarse = reduce_area(torch.cat((p.whole, p.below), dim=1), fill_step)
             confidence = torch.cat((coarse[:, 3:4].expand(-1, 3, -1, -1), coarse[:, 4:5]), dim=1)
             filled = pull_push(coarse[:, :4], confidence, self.fill_confidence)
-            filled = expand_bilinear(filled, max(1, self.fill_downsample // factor), *p.premult.shape[-2:])
-            fill_rgb, presence = filled[:, :3], filled[:, 3:4].clamp(0.0, 1.0)
-            beyond = (hidden - p.adjacent).clamp_min(0.0)
-            extra = presence * torch.cat((p.adjacent_rgb + beyond * fill_rgb, hidden), dim=1)
-            whole = whole + extra
-            upper = upper + 0.5 * extra
-        return whole - upper, upper
+            filled = expand_bilinear(filled, fill_step, *upper.shape[-2:])
+            fill_rgb, presence = filled[:, :3], filled[:, 3:4].clamp_(0.0, 1.0)
+            beyond = (p.hidden - p.adjacent[:, 3:4]).clamp_min_(0.0)
+            half = torch.cat((p.adjacent[:, :3].addcmul(beyond, fill_rgb), p.hidden), dim=1).mul_(presence.mul_(0.5))
+            lower.add_(half)
+            upper = upper + half
+        return lower, upper
 
-    def _blur(self, parts: list[tuple[torch.Tensor, float, bool]], look: Look, full_h: int, full_w: int,
-              kernels: dict[tuple[float, bool, tuple[float, float]], torch.Tensor],
-              spectra: dict[tuple[int, tuple[int, int]], torch.Tensor]) -> torch.Tensor:
-        """Convolve layer parts ``(tensor, radius, near)`` with their aperture kernels and add up.
+    def _blur(self, parts: list[tuple[torch.Tensor, float, bool]], frame: "_Frame", box: Box, factor: int) -> torch.Tensor:
+        """Convolve layer parts ``(tensor, radius, near)`` (inside ``box``, at reduction ``factor``) with their kernels.
 
         Far parts see the aperture upright; near parts (in front of the focal plane) see it
         point-reflected, as a thin lens does. With cat-eye vignetting, kernels are interpolated
         between ``cat_eye_zones`` x ``cat_eye_zones`` frame positions (scatter form: each source
-        pixel's kernel is the bilinear mix of its zone kernels). ``kernels`` and ``spectra`` cache
-        rasterised kernels and their FFTs for the duration of one render.
+        pixel's kernel is the bilinear mix of its zone kernels). ``frame`` caches rasterised
+        kernels and their FFTs for the duration of one render.
         """
+        look = frame.look
 
         def kernel(radius: float, near: bool, position: tuple[float, float], device, dtype) -> torch.Tensor:
             key = (radius, near, position)
-            if key not in kernels:
+            if key not in frame.kernels:
                 k = aperture_kernel(radius, look, position, device=device, dtype=dtype)
-                kernels[key] = k.flip(0, 1) if near else k
-            return kernels[key]
+                frame.kernels[key] = k.flip(0, 1) if near else k
+            return frame.kernels[key]
 
         pairs = []
         for layer, radius, near in parts:
@@ -512,14 +536,32 @@ class PhysicalRenderer:
                 continue
             _, _, h, w = layer.shape
             n = self.cat_eye_zones
-            half_diag = math.hypot(full_w, full_h) / 2
-            scale_x, scale_y = (full_w / 2) / half_diag, (full_h / 2) / half_diag
-            xs = torch.linspace(-1.0, 1.0, w, device=device, dtype=dtype)
-            ys = torch.linspace(-1.0, 1.0, h, device=device, dtype=dtype)
+            half_diag = math.hypot(frame.w, frame.h) / 2
+            scale_x, scale_y = (frame.w / 2) / half_diag, (frame.h / 2) / half_diag
+            # Frame positions in [-1, 1] of this level's pixels inside the box.
+            xs = torch.linspace(-1.0, 1.0, -(-frame.w // factor), device=device, dtype=dtype)
+            ys = torch.linspace(-1.0, 1.0, -(-frame.h // factor), device=device, dtype=dtype)
+            xs = xs[box.x0 // factor : box.x0 // factor + w]
+            ys = ys[box.y0 // factor : box.y0 // factor + h]
             spacing = 2.0 / (n - 1)
             for cy in torch.linspace(-1.0, 1.0, n).tolist():
                 wy = (1.0 - (ys - cy).abs() / spacing).clamp_min(0.0).view(1, 1, h, 1)
                 for cx in torch.linspace(-1.0, 1.0, n).tolist():
                     wx = (1.0 - (xs - cx).abs() / spacing).clamp_min(0.0).view(1, 1, 1, w)
                     pairs.append((layer * (wy * wx), kernel(radius, near, (cx * scale_x, cy * scale_y), device, dtype)))
-        return convolve_sum(pairs, self.direct_max_taps, spectra)
+        return convolve_sum(pairs, self.direct_max_taps, frame.spectra)
+
+
+@dataclass
+class _Frame:
+    """What every slab of one render reads: the frames, their slab map, the look and the kernel caches."""
+
+    frames: torch.Tensor
+    alpha: torch.Tensor | None
+    index: torch.Tensor
+    frac: torch.Tensor
+    look: Look
+    h: int
+    w: int
+    kernels: dict
+    spectra: dict

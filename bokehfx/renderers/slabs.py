@@ -1,156 +1,174 @@
-"""What each depth slab holds, at the resolution it is filtered at.
+"""What each depth slab holds, cut to the box it can reach, at the resolution it is filtered at.
 
 The physical renderer cuts the signed CoC into slabs (see :mod:`bokehfx.renderers.physical`).
-Every slab needs, at its own pyramid level (a reduction by a power of two ``f``), the area averages
-of a few per-pixel quantities: its premultiplied colour and coverage, the same for its upper kernel
-part, the coverage of this and all farther slabs, the coverage that nearer slabs hide, and the
-colour and coverage of the next nearer slab.
+A slab only changes the picture near its own pixels: within its largest kernel radius, plus, for
+the area it is extended into behind nearer slabs, the largest blur of those nearer slabs (a nearer
+object shows what lies behind it only within its own CoC of its silhouette). Every slab is
+therefore worked on inside a box around its pixels (:class:`Box`), so the cost of a frame follows
+the area the slabs cover rather than the number of slabs times the frame: on continuous depth
+(floors, walls, faces) each slab is a band and its box a small part of the frame.
 
-At full resolution these are masks of the slab index. At a reduced level they are gathered for
-every slab of the level at once by one scatter-add over the frame (:class:`BinnedSlabs`), so the
-cost of a level does not grow with how many slabs it holds; each slab then costs only its own
-reduced area.
+Inside its box a slab needs, at its own pyramid level (a reduction by a power of two ``f``), the
+area averages of a few per-pixel quantities (:class:`SlabPieces`): its premultiplied colour and
+coverage, the same for its upper kernel part, the colour and coverage of the next nearer slab, the
+coverage that nearer slabs hide, and the area of this and all farther slabs.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
 
-#: Per-pixel channels gathered for a slab: premultiplied colour (3), coverage (1), and the same for
-#: the part blurred with the slab's upper kernel (3, 1).
-SLAB_CHANNELS = 8
+from bokehfx.renderers.filters import reduce_area
 
 
-@dataclass
+@dataclass(frozen=True)
+class Box:
+    """A rectangle of the frame, ``[y0, y1) x [x0, x1)`` in full-resolution pixels."""
+
+    y0: int
+    y1: int
+    x0: int
+    x1: int
+
+    def cut(self, x: torch.Tensor) -> torch.Tensor:
+        """The part of a full-resolution ``(..., H, W)`` tensor inside the box (a view)."""
+        return x[..., self.y0 : self.y1, self.x0 : self.x1]
+
+    @property
+    def height(self) -> int:
+        return self.y1 - self.y0
+
+    @property
+    def width(self) -> int:
+        return self.x1 - self.x0
+
+
+#: Height in full-resolution pixels of the row bands a slab's region is described in.
+BAND_ROWS = 64
+
+
+def band_extents(index: torch.Tensor, count: int, band: int) -> tuple[list[list[int]], list[list[int]]]:
+    """Column extent ``[x0, x1)`` of every slab's pixels in every band of ``band`` rows, over all frames.
+
+    Args:
+        index (`torch.Tensor`): ``(T, 1, H, W)`` int64 slab of every pixel.
+        count (`int`): number of slabs.
+        band (`int`): rows per band.
+
+    Returns:
+        `tuple[list[list[int]], list[list[int]]]`: ``x0[j][b]`` and ``x1[j][b]``; an empty band has
+        ``x1 <= x0``.
+    """
+    h, w = index.shape[-2:]
+    bands = -(-h // band)
+    rows = (torch.arange(h, device=index.device) // band).view(h, 1)
+    key = (index * bands + rows).reshape(-1)
+    cols = torch.arange(w, device=index.device).view(1, w).expand_as(index).reshape(-1)
+    x0 = torch.full((count * bands,), w, dtype=torch.int64, device=index.device)
+    x1 = torch.zeros(count * bands, dtype=torch.int64, device=index.device)
+    x0.scatter_reduce_(0, key, cols, "amin")
+    x1.scatter_reduce_(0, key, cols + 1, "amax")
+    return x0.view(count, bands).tolist(), x1.view(count, bands).tolist()
+
+
+def slab_regions(x0: list[int], x1: list[int], band: int, margin: float, slack: float, align: int,
+                 h: int, w: int) -> list[tuple[Box, Box]]:
+    """Where one slab is worked on: ``(core, box)`` pairs, cores disjoint, each box its core plus a halo.
+
+    A slab changes the picture within ``margin`` pixels of its own pixels (``x0``/``x1``: its column
+    extent per band of ``band`` rows, from :func:`band_extents`). That region is described band by
+    band and cut into cores: runs of bands merged into one rectangle while that is cheaper than
+    working on them apart. A core spans every column the slab reaches in its rows, so what reaches
+    it from other rows lies within ``margin`` rows above and below: its result is computed on its
+    box, the core grown by ``margin`` rows and by ``slack`` on every side (room for the filters'
+    borders), on the grid of ``align``. ``band`` is a multiple of ``align``.
+    """
+    bands = len(x0)
+    reach = int(math.ceil(margin / band))
+    pad = int(math.ceil(margin))
+    spans: list[tuple[int, int] | None] = []
+    for b in range(bands):
+        near = [k for k in range(max(0, b - reach), min(bands, b + reach + 1)) if x1[k] > x0[k]]
+        if not near:
+            spans.append(None)
+            continue
+        lo = max(0, (min(x0[k] for k in near) - pad) // align * align)
+        hi = min(w, -(-(max(x1[k] for k in near) + pad) // align) * align)
+        spans.append((lo, hi))
+    grow, side = int(math.ceil(margin + slack)), int(math.ceil(slack))
+
+    def cost(y0: int, y1: int, lo: int, hi: int) -> int:
+        return (min(h, y1 + grow) - max(0, y0 - grow)) * (min(w, hi + side) - max(0, lo - side))
+
+    cores: list[list[int]] = []
+    for b, span in enumerate(spans):
+        if span is None:
+            continue
+        y0, y1 = b * band, min(h, (b + 1) * band)
+        if cores and cores[-1][1] == y0:
+            c = cores[-1]
+            lo, hi = min(c[2], span[0]), max(c[3], span[1])
+            if cost(c[0], y1, lo, hi) <= cost(*c) + cost(y0, y1, *span):
+                cores[-1] = [c[0], y1, lo, hi]
+                continue
+        cores.append([y0, y1, *span])
+    regions = []
+    for y0, y1, lo, hi in cores:
+        box = Box(max(0, (y0 - grow) // align * align), min(h, -(-(y1 + grow) // align) * align),
+                  max(0, (lo - side) // align * align), min(w, -(-(hi + side) // align) * align))
+        regions.append((Box(y0, y1, lo, hi), box))
+    return regions
+
+
 class SlabPieces:
-    """One slab's inputs at its level, each ``(T, C, h, w)``.
+    """One slab's inputs inside its box at its level: views into one ``(T, 14, h, w)`` tensor.
 
     Attributes:
-        premult: premultiplied colour of the slab (3 channels).
-        content: coverage of the slab (1).
-        upper_rgb: premultiplied colour of the slab's upper kernel part (3).
-        upper_cov: coverage of the upper kernel part (1).
-        below: fraction of the area in this or a farther slab, whatever its alpha (1); ``None`` at
-            full resolution, where only the fill (at a reduced level) needs it.
+        whole: premultiplied colour (3 channels) and coverage (1) of the slab.
+        upper: the same for the slab's upper kernel part (4).
+        adjacent: premultiplied colour (3) and coverage (1) of the next nearer slab.
         hidden: coverage of nearer slabs, i.e. of the area this slab may extend behind (1).
-        adjacent_rgb: premultiplied colour of the next nearer slab (3).
-        adjacent: coverage of the next nearer slab (1).
+        below: fraction of the area in this or a farther slab, whatever its alpha (1).
     """
 
-    premult: torch.Tensor
-    content: torch.Tensor
-    upper_rgb: torch.Tensor
-    upper_cov: torch.Tensor
-    below: torch.Tensor | None
-    hidden: torch.Tensor
-    adjacent_rgb: torch.Tensor
-    adjacent: torch.Tensor
+    def __init__(self, stacked: torch.Tensor) -> None:
+        self.stacked = stacked
+        self.whole, self.upper, self.adjacent = stacked[:, 0:4], stacked[:, 4:8], stacked[:, 8:12]
+        self.hidden, self.below = stacked[:, 12:13], stacked[:, 13:14]
 
 
-class MaskedSlabs:
-    """Slab pieces at full resolution, as masks of the per-pixel slab index.
+def cut_pieces(frames: torch.Tensor, weight: torch.Tensor | None, index: torch.Tensor, frac: torch.Tensor,
+               j: int, box: Box, factor: int) -> SlabPieces:
+    """The pieces of slab ``j`` inside ``box``, averaged to reduction ``factor``.
 
     Args:
         frames (`torch.Tensor`): ``(T, 3, H, W)`` colour.
-        weight (`torch.Tensor`): ``(T, 1, H, W)`` coverage (alpha, or ones).
+        weight (`torch.Tensor`, *optional*): ``(T, 1, H, W)`` coverage (alpha); ``None``: opaque.
         index (`torch.Tensor`): ``(T, 1, H, W)`` int64 slab of every pixel.
         frac (`torch.Tensor`): ``(T, 1, H, W)`` position inside the slab (weight of the upper kernel).
+        j (`int`): the slab.
+        box (`Box`): where; its corner is on the grid of ``factor``.
+        factor (`int`): the reduction, a power of two.
     """
-
-    def __init__(self, frames: torch.Tensor, weight: torch.Tensor, index: torch.Tensor, frac: torch.Tensor) -> None:
-        self.frames, self.weight, self.index, self.frac = frames, weight, index, frac
-
-    def pieces(self, j: int) -> SlabPieces:
-        """The pieces of slab ``j``."""
-        dtype = self.frames.dtype
-        content = (self.index == j).to(dtype) * self.weight
-        upper = content * self.frac
-        adjacent = (self.index == j + 1).to(dtype) * self.weight
-        return SlabPieces(
-            premult=self.frames * content,
-            content=content,
-            upper_rgb=self.frames * upper,
-            upper_cov=upper,
-            below=None,
-            hidden=(self.index > j).to(dtype) * self.weight,
-            adjacent_rgb=self.frames * adjacent,
-            adjacent=adjacent,
-        )
-
-
-class BinnedSlabs:
-    r"""Slab pieces at a reduction ``factor`` for a set of slabs, gathered by one scatter-add.
-
-    Every pixel adds its channels into the bin of (its slab, its reduced cell). Slabs that are
-    asked for (and the next nearer slab of each) get a bin of their own; the slabs between them
-    share one bin per run, which is all the cumulative coverages need. Cells at the right and bottom
-    border that hold fewer than ``factor**2`` pixels average the pixels they hold.
-
-    Args:
-        frames (`torch.Tensor`): ``(T, 3, H, W)`` colour.
-        weight (`torch.Tensor`): ``(T, 1, H, W)`` coverage (alpha, or ones).
-        index (`torch.Tensor`): ``(T, 1, H, W)`` int64 slab of every pixel.
-        frac (`torch.Tensor`): ``(T, 1, H, W)`` position inside the slab.
-        slab_count (`int`): number of slabs.
-        members (`list[int]`): the slabs filtered at this level.
-        factor (`int`): the reduction, a power of two >= 2.
-        opaque (`bool`): ``weight`` is all ones (no separate pixel count is needed).
-    """
-
-    def __init__(self, frames: torch.Tensor, weight: torch.Tensor, index: torch.Tensor, frac: torch.Tensor,
-                 slab_count: int, members: list[int], factor: int, opaque: bool) -> None:
-        t, _, h, w = frames.shape
-        hf, wf = -(-h // factor), -(-w // factor)
-        wanted = set(members) | {j + 1 for j in members if j + 1 < slab_count}
-        table, bins, previous_own = [], -1, False
-        for j in range(slab_count):
-            own = j in wanted
-            if own or previous_own or bins < 0:
-                bins += 1
-            table.append(bins)
-            previous_own = own
-        bins += 1
-        self.table = table
-        device = frames.device
-        rows = (torch.arange(h, device=device) // factor) * wf
-        cols = torch.arange(w, device=device) // factor
-        cells = (rows.view(h, 1) + cols.view(1, w)).view(1, 1, h, w)
-        area = hf * wf
-        key = torch.tensor(table, device=device)[index] * (t * area) + cells
-        key += (torch.arange(t, device=device) * area).view(t, 1, 1, 1)
-        channels = [frames * weight, weight, frames * (weight * frac), weight * frac]
-        if not opaque:
-            channels.append(torch.ones_like(weight))
-        values = torch.cat(channels, dim=1)
-        c = values.shape[1]
-        sums = torch.zeros(c, bins * t * area, device=device, dtype=values.dtype)
-        sums.index_add_(1, key.view(-1), values.transpose(0, 1).reshape(c, -1))
-        sums = sums.view(c, bins, t, hf, wf).permute(1, 2, 0, 3, 4)
-        count = sums[:, :, c - 1 : c].sum(dim=0) if not opaque else sums[:, :, 3:4].sum(dim=0)
-        self.bins = sums[:, :, :SLAB_CHANNELS] / count
-        cover = self.bins[:, :, 3:4]
-        self.cum_cover = cover.cumsum(dim=0)
-        self.cum_area = self.cum_cover if opaque else (sums[:, :, c - 1 : c] / count).cumsum(dim=0)
-        self.slab_count = slab_count
-
-    def pieces(self, j: int) -> SlabPieces:
-        """The pieces of slab ``j`` (one of ``members``)."""
-        b = self.table[j]
-        own = self.bins[b]
-        if j + 1 < self.slab_count:
-            nxt = self.bins[self.table[j + 1]]
-            adjacent_rgb, adjacent = nxt[:, 0:3], nxt[:, 3:4]
-        else:
-            adjacent_rgb, adjacent = torch.zeros_like(own[:, 0:3]), torch.zeros_like(own[:, 3:4])
-        return SlabPieces(
-            premult=own[:, 0:3],
-            content=own[:, 3:4],
-            upper_rgb=own[:, 4:7],
-            upper_cov=own[:, 7:8],
-            below=self.cum_area[b],
-            hidden=(self.cum_cover[-1] - self.cum_cover[b]).clamp_min(0.0),
-            adjacent_rgb=adjacent_rgb,
-            adjacent=adjacent,
-        )
+    rgb, idx, fr = box.cut(frames), box.cut(index), box.cut(frac)
+    t, _, bh, bw = rgb.shape
+    stacked = torch.empty((t, 14, bh, bw), device=rgb.device, dtype=rgb.dtype)
+    content, upper_cov, adjacent = stacked[:, 3:4], stacked[:, 7:8], stacked[:, 11:12]
+    hidden, below = stacked[:, 12:13], stacked[:, 13:14]
+    torch.le(idx, j, out=below)
+    torch.eq(idx, j, out=content)
+    torch.eq(idx, j + 1, out=adjacent)
+    torch.gt(idx, j, out=hidden)
+    if weight is not None:
+        wgt = box.cut(weight)
+        content.mul_(wgt)
+        adjacent.mul_(wgt)
+        hidden.mul_(wgt)
+    torch.mul(content, fr, out=upper_cov)
+    torch.mul(rgb, content, out=stacked[:, 0:3])
+    torch.mul(rgb, upper_cov, out=stacked[:, 4:7])
+    torch.mul(rgb, adjacent, out=stacked[:, 8:11])
+    return SlabPieces(reduce_area(stacked, factor))
