@@ -161,7 +161,12 @@ class DepthOfFieldStage:
         """
         if k == 0 or self.look.max_blur == 0:
             return _keep_unchanged(frame, image, alpha, None)
-        return _keep_unchanged(frame, image, alpha, np.nonzero(disp == np.float32(focus)))
+        coc_zero = disp == np.float32(focus)
+        return _keep_unchanged(frame, image, alpha, np.nonzero(coc_zero) if coc_zero.any() else _NOWHERE)
+
+
+#: No pixel: (rows, columns) of an empty selection.
+_NOWHERE = (np.zeros(0, np.intp), np.zeros(0, np.intp))
 
 
 def _batch(arrays: list[np.ndarray]) -> np.ndarray:
