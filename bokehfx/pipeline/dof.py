@@ -123,8 +123,23 @@ class DepthOfFieldStage:
     def _render(self, frames: Sequence[Frame]) -> list[tuple]:
         disparity = [self._advance(frame) for frame in frames]
         n = len(frames)
-        f = torch.tensor(self.focus[-n:], dtype=torch.float32, device=self.device)
-        k = torch.tensor(self.blur[-n:], dtype=torch.float32, device=self.device)
+        return self.render_advanced(frames, disparity, self.focus[-n:], self.blur[-n:])
+
+    def advance(self, frame: Frame) -> tuple[np.ndarray, float, float]:
+        """Take the next frame in order: its disparity, focal plane F and blur K (recorded here)."""
+        disp = self._advance(frame)
+        return disp, self.focus[-1], self.blur[-1]
+
+    def render_advanced(self, frames: Sequence[Frame], disparity: Sequence[np.ndarray], focus: Sequence[float],
+                        blur: Sequence[float]) -> list[tuple]:
+        """Render frames already taken by :meth:`advance`: ``(image, alpha, keep)`` per frame.
+
+        Reads nothing the next :meth:`advance` changes, so frames may render on other threads
+        while later frames are advanced.
+        """
+        n = len(frames)
+        f = torch.tensor(list(focus), dtype=torch.float32, device=self.device)
+        k = torch.tensor(list(blur), dtype=torch.float32, device=self.device)
         rgb = torch.from_numpy(_batch([fr.image for fr in frames])).permute(0, 3, 1, 2).to(self.device)
         disp_t = torch.from_numpy(_batch(disparity)).unsqueeze(1).to(self.device)
         alphas = [fr.alpha for fr in frames]
@@ -147,8 +162,7 @@ class DepthOfFieldStage:
             out = self.engine.render(rgb, disp_t, f, k, self.look).permute(0, 2, 3, 1).cpu().numpy()
             rendered = [(out[i], alphas[i]) for i in range(n)]
         return [self._keep_in_focus(frame, disp, fi, ki, image, alpha)
-                for frame, disp, fi, ki, (image, alpha) in zip(frames, disparity, self.focus[-n:], self.blur[-n:],
-                                                               rendered)]
+                for frame, disp, fi, ki, (image, alpha) in zip(frames, disparity, focus, blur, rendered)]
 
     def _keep_in_focus(self, frame: Frame, disp: np.ndarray, focus: float, k: float, image: np.ndarray,
                        alpha: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:

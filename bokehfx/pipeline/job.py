@@ -124,7 +124,7 @@ def run_render(request: RenderRequest, renderer: FrameRenderer | WindowedRendere
 
             windowed = isinstance(renderer, WindowedRenderer)
             # A renderer may ask for its own batch size (``batch_frames``), e.g. one frame at a time on the CPU.
-            size = (None if windowed else getattr(renderer, "batch_frames", None)) or request.batch
+            size = getattr(renderer, "batch_frames", None) or request.batch
             with contextlib.ExitStack() as writing:
                 write = sink.write
                 if renderer is not None:  # rendered frames are encoded on a worker while the next ones render

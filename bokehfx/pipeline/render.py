@@ -142,7 +142,13 @@ def render_clip(request: RenderRequest, settings: DofSettings, *, progress: Prog
     stage = stage_class(depth, plan, info, engine or _engine(settings), settings.look, view=settings.view,
                         first_index=first, plan_origin=plan_origin, device=settings.device,
                         frame_count=frame_count, on_lost=settings.on_lost, subjects=subjects)
-    result = run_render(request, renderer=stage, progress=progress, info=info)
+    if settings.device == "cpu" and settings.diffusion is None:  # frames side by side, one core each
+        from bokehfx.pipeline.concurrent import ConcurrentFrames
+
+        with ConcurrentFrames(stage) as frames_at_once:
+            result = run_render(request, renderer=frames_at_once, progress=progress, info=info)
+    else:
+        result = run_render(request, renderer=stage, progress=progress, info=info)
     if info.video.interlaced:
         result.notes.append("the source is interlaced: depth of field was rendered on whole frames, which "
                             "mixes their two fields in motion; deinterlace first for clean moving edges")
