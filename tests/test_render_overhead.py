@@ -4,17 +4,20 @@ size, the untouched-pixel check, and a still depth sidecar decoded once."""
 from __future__ import annotations
 
 import threading
+import time
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 import bokehfx.io.depthmaps as depthmaps
 from bokehfx.depth.source import SidecarDepth
 from bokehfx.errors import OutputError
 from bokehfx.io.background import BackgroundWriter
 from bokehfx.io.source import Frame
+from bokehfx.pipeline.concurrent import ConcurrentFrames
 from bokehfx.pipeline.dof import UNTOUCHED_TOLERANCE, _keep_unchanged
 from bokehfx.pipeline.job import RenderRequest, run_render
 from tests.media_factory import decode_rgb48, write_clip, write_sequence
@@ -125,6 +128,71 @@ def test_the_job_hands_a_renderer_the_batch_size_it_asks_for(tmp_path: Path, bat
     run_render(RenderRequest(input=flat_clip(tmp_path / "in.mov"), output=tmp_path / "out.mov", batch=4),
                renderer=renderer)
     assert renderer.sizes == sizes
+
+
+# -- frames rendered side by side -------------------------------------------------------------
+class SlowerFirstStage:
+    """A stage whose frame i takes longer the earlier it is (so later frames finish first) and that
+    records where and how its two steps ran."""
+
+    def __init__(self, fail_at: int | None = None) -> None:
+        self.fail_at = fail_at
+        self.advanced: list[tuple[int, str]] = []
+        self.running = 0
+        self.most_running = 0
+        self.torch_threads: set[int] = set()
+        self.lock = threading.Lock()
+
+    def advance(self, frame: Frame) -> tuple[np.ndarray, float, float]:
+        self.advanced.append((frame.index, threading.current_thread().name))
+        return np.full((H, W), frame.index / N, np.float32), 0.5, float(frame.index)
+
+    def render_advanced(self, frames, disparity, focus, blur) -> list[tuple]:
+        with self.lock:
+            self.running += 1
+            self.most_running = max(self.most_running, self.running)
+        self.torch_threads.add(torch.get_num_threads())
+        time.sleep(0.002 * (N - frames[0].index))
+        with self.lock:
+            self.running -= 1
+        if frames[0].index == self.fail_at:
+            raise OutputError(f"frame {frames[0].index} failed")
+        return [(np.full((H, W, 3), blur[0], np.float32), None, np.zeros((H, W), bool))]
+
+
+def frames_of(n: int = N) -> list[Frame]:
+    return [Frame(i, i, 1, Fraction(1, 24), np.zeros((H, W, 3), np.float32)) for i in range(n)]
+
+
+def test_concurrent_frames_come_back_in_order_with_the_plan_advanced_in_order() -> None:
+    stage = SlowerFirstStage()
+    before = torch.get_num_threads()
+    out = []
+    with ConcurrentFrames(stage, workers=2, threads=1) as renderer:
+        for frame in frames_of():
+            out.extend(renderer.push([frame]))
+        out.extend(renderer.finish())
+    assert [f.index for f, *_ in out] == list(range(N))
+    assert [float(image[0, 0, 0]) for _, image, _, _ in out] == [float(i) for i in range(N)]  # each its own K
+    assert [i for i, _ in stage.advanced] == list(range(N))
+    assert {name for _, name in stage.advanced} == {threading.current_thread().name}
+    assert stage.most_running == 2 and stage.torch_threads == {1}
+    assert torch.get_num_threads() == before
+
+
+def test_a_failing_frame_is_raised_by_the_job_and_the_workers_stop() -> None:
+    stage = SlowerFirstStage(fail_at=3)
+    before = torch.get_num_threads()
+    collected = []
+    with pytest.raises(OutputError, match="frame 3 failed"):
+        with ConcurrentFrames(stage, workers=2, threads=1) as renderer:
+            for frame in frames_of():
+                collected.extend(renderer.push([frame]))
+            collected.extend(renderer.finish())
+    assert [f.index for f, *_ in collected] == list(range(len(collected))) and len(collected) <= 3  # in order
+    assert len(stage.advanced) <= 3 + 2 + 1  # nothing ran on far beyond the failure
+    assert torch.get_num_threads() == before
+    assert not any(t.name.startswith("bokehfx-render") for t in threading.enumerate())
 
 
 # -- untouched pixels ----------------------------------------------------------------------------
