@@ -38,12 +38,16 @@ import math
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
 from bokehfx.errors import UsageError
 from bokehfx.renderers.aperture import KERNEL_MARGIN_PX, aperture_kernel
 from bokehfx.renderers.base import Look, check_inputs
 from bokehfx.renderers.filters import convolve_sum, expand_bilinear, pull_push, reduce_area, reduce_tent
-from bokehfx.renderers.slabs import BAND_ROWS, Box, SlabPieces, band_extents, cut_pieces, slab_regions
+from bokehfx.renderers.slabs import BAND_ROWS, Box, SlabPieces, band_extents, blur_in_front, cover, cut_pieces, slab_regions
+
+#: Extra room in full-resolution pixels around a slab's region for the filters' borders.
+BORDER_PX = 2
 
 #: Rec. 709 luminance weights of linear RGB (used by the highlight boost).
 LUMA_WEIGHTS = (0.2126, 0.7152, 0.0722)
@@ -377,17 +381,13 @@ class PhysicalRenderer:
         slabs = [j for j in range(count) if any(b > a for a, b in zip(x0[j], x1[j]))]
         radii = centres.tolist()
         reach = {j: max(abs(radii[j]), abs(radii[j + 1])) for j in slabs}
-        # How far behind nearer slabs a slab may show: the largest blur in front of it.
-        in_front, largest = {}, 0.0
-        for j in reversed(slabs):
-            in_front[j] = largest
-            largest = max(largest, reach[j])
+        in_front = blur_in_front(index, [reach.get(j, 0.0) for j in range(count)])
         h, w = s.shape[-2:]
         context = _Frame(frames.to(self._math_dtype), None if alpha is None else alpha.to(self._math_dtype),
                          index, frac.to(self._math_dtype), look, h, w, {}, {})
 
         def layer(j: int) -> list[tuple[Box, torch.Tensor]]:
-            return self._layer(context, j, radii, x0[j], x1[j], band, in_front[j] + reach[j])
+            return self._layer(context, j, radii, x0[j], x1[j], band, in_front[j])
 
         far = [j for j in slabs if radii[j + 1] <= 0]
         near = [j for j in reversed(slabs) if radii[j] >= 0]
@@ -417,25 +417,29 @@ class PhysicalRenderer:
         return torch.float64 if self.dtype == torch.float64 else torch.float32
 
     def _layer(self, frame: "_Frame", j: int, radii: list[float], x0: list[int], x1: list[int], band: int,
-               margin: float) -> list[tuple[Box, torch.Tensor]]:
-        """Slab ``j`` filtered and upsampled to full resolution: ``(core, (T, 4, ch, cw))`` pieces.
+               extend: float) -> list[tuple[Box, torch.Tensor]]:
+        """Slab ``j`` filtered and upsampled to full resolution, as ``(box, (T, 4, bh, bw))`` parts that add up.
 
-        ``x0``/``x1`` are the slab's column extents per band of ``band`` rows; ``margin`` is how far
-        (full-resolution pixels) its blurred, extended content can reach beyond its own pixels.
-        Outside the cores the slab adds nothing.
+        ``x0``/``x1`` are the slab's column extents per band of ``band`` rows; ``extend`` is how far
+        (full-resolution pixels) it is extended behind nearer slabs around its own pixels. The slab
+        is cut into disjoint boxes that hold all of that input; each is blurred into its box grown
+        by the blur's reach, and the parts overlap there (overlap-add). Elsewhere the slab adds
+        nothing.
         """
         factor = self._downsample_factor(min(abs(radii[j]), abs(radii[j + 1])))
         owns = [max(factor, self._downsample_factor(abs(r), self.blur_min_radius)) for r in (radii[j], radii[j + 1])]
         align = max(owns + [factor, self.fill_downsample])
-        margin += KERNEL_MARGIN_PX + 2 * align
-        out = []
-        for core, box in slab_regions(x0, x1, band, margin, 2 * align, align, frame.h, frame.w):
-            layer = self._layer_in(frame, j, radii, box, factor, owns)
-            out.append((core, layer[..., core.y0 - box.y0 : core.y1 - box.y0, core.x0 - box.x0 : core.x1 - box.x0]))
-        return out
+        # Upsampling from a reduced level spreads a point by about two of its pixels.
+        reach = max(abs(radii[j]), abs(radii[j + 1])) + KERNEL_MARGIN_PX + (2 * max(owns) if max(owns) > 1 else 0)
+        spill = -(-math.ceil(reach) // align) * align
+        # The filters of the extension (pull-push, reductions) need a cell of its grid and a little more.
+        extend += self.fill_downsample + BORDER_PX
+        return [(grown, self._layer_in(frame, j, radii, box, grown, factor, owns))
+                for box, grown in slab_regions(x0, x1, band, extend, spill, align, frame.h, frame.w)]
 
-    def _layer_in(self, frame: "_Frame", j: int, radii: list[float], box: Box, factor: int, owns: list[int]) -> torch.Tensor:
-        """Slab ``j`` filtered on level ``factor`` inside ``box`` and upsampled to full resolution.
+    def _layer_in(self, frame: "_Frame", j: int, radii: list[float], box: Box, grown: Box, factor: int,
+                  owns: list[int]) -> torch.Tensor:
+        """Slab ``j``'s input inside ``box``, filtered on level ``factor`` and upsampled: ``(T, 4)`` over ``grown``.
 
         A kernel part may be filtered on a coarser level (``owns``) than its slab (the slab's level
         is set by its smaller radius); parts on the same level share one convolution.
@@ -443,38 +447,55 @@ class PhysicalRenderer:
         fill_factor = max(factor, self.fill_downsample)
         pieces = cut_pieces(frame.frames, frame.alpha, frame.index, frame.frac, j, box, factor)
         lo, hi = self._extend(pieces, fill_factor // factor)
+        rows, cols = -(-grown.height // factor), -(-grown.width // factor)
+        top, left = (box.y0 - grown.y0) // factor, (box.x0 - grown.x0) // factor
+        pad = (left, cols - left - lo.shape[-1], top, rows - top - lo.shape[-2])
         by_level: dict[int, list[tuple[torch.Tensor, float, bool]]] = {}
         for part, radius, own in ((lo, radii[j], owns[0]), (hi, radii[j + 1], owns[1])):
+            part = F.pad(part, pad) if any(pad) else part
             by_level.setdefault(own, []).append((reduce_tent(part, own // factor), self._level_radius(abs(radius), own), radius > 0))
         out = None
         for own, parts in by_level.items():
-            blurred = self._blur(parts, frame, box, own)
-            blurred = expand_bilinear(blurred, own // factor, *lo.shape[-2:])
+            blurred = self._blur(parts, frame, grown, own)
+            blurred = expand_bilinear(blurred, own // factor, rows, cols)
             out = blurred if out is None else out + blurred
-        return self._refine(out, factor, 1, box.height, box.width)
+        return self._refine(out, factor, 1, grown.height, grown.width)
 
     def _accumulate(self, order: list[int], layer, front: bool, shape: tuple[int, int, int, int],
                     watch: int | None = None) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """Composite the slabs of one side of the focal plane in ``order`` at full resolution.
 
         ``front``: the accumulator lies in front of each new slab (near side, front to back);
-        otherwise behind it (far side, back to front). A slab only changes the accumulator inside
-        its box. Returns the ``(T, 4, H, W)`` result and, when slab ``watch`` is in ``order``, the
-        accumulated coverage in front of it.
+        otherwise behind it (far side, back to front). A slab's parts are added up first (in a
+        scratch frame where they overlap), then composited where they lie. Returns the
+        ``(T, 4, H, W)`` result and, when slab ``watch`` is in ``order``, the accumulated coverage
+        in front of it.
         """
         if not order:
             return None, None
         acc = torch.zeros(shape, device=self.device, dtype=self._math_dtype)
+        scratch = None
         watched = None
         for j in order:
             if j == watch:
                 watched = acc[:, 3:4].clone()
-            for box, new in layer(j):
+            parts = layer(j)
+            if len(parts) == 1:
+                regions = parts
+            else:
+                if scratch is None:
+                    scratch = torch.zeros_like(acc)
+                for box, new in parts:
+                    box.cut(scratch).add_(new)
+                regions = [(box, box.cut(scratch)) for box in cover([box for box, _ in parts])]
+            for box, new in regions:
                 region = box.cut(acc)
                 if front:
                     region.addcmul_((1.0 - region[:, 3:4]).clamp_min(0.0), new)
                 else:
                     region.copy_(new.addcmul(1.0 - new[:, 3:4], region))
+                if len(parts) > 1:
+                    new.zero_()
         return acc, watched
 
     @staticmethod
