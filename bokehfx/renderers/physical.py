@@ -35,6 +35,9 @@ Everything happens in linear light; values above 1.0 are kept.
 from __future__ import annotations
 
 import math
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import torch
@@ -45,6 +48,9 @@ from bokehfx.renderers.aperture import KERNEL_MARGIN_PX, aperture_kernel
 from bokehfx.renderers.base import Look, check_inputs
 from bokehfx.renderers.filters import convolve_sum, expand_bilinear, pull_push, reduce_area, reduce_tent
 from bokehfx.renderers.slabs import BAND_ROWS, Box, SlabPieces, band_extents, blur_in_front, cover, cut_pieces, slab_regions
+
+#: Slab layers computed in advance of the compositing per thread (bounds the memory they hold).
+SLABS_AHEAD_PER_THREAD = 2
 
 #: Extra room in full-resolution pixels around a slab's region for the filters' borders.
 BORDER_PX = 2
@@ -354,8 +360,23 @@ class PhysicalRenderer:
         Frames go one at a time: each slab's box is cut around that frame's own pixels, so a frame's
         result does not depend on the frames rendered with it.
         """
-        outputs = [self._render_frame(frames[t : t + 1], disparity[t : t + 1], focus[t : t + 1], blur[t : t + 1], look,
-                                      None if alpha is None else alpha[t : t + 1]) for t in range(frames.shape[0])]
+        threads = torch.get_num_threads() if self.device.type == "cpu" else 1
+        if threads <= 1:
+            outputs = [self._render_frame(frames[t : t + 1], disparity[t : t + 1], focus[t : t + 1], blur[t : t + 1], look,
+                                          None if alpha is None else alpha[t : t + 1], None, 0) for t in range(frames.shape[0])]
+            return tuple(torch.cat(parts) for parts in zip(*outputs))
+        # On CPU the slabs' layers are filtered in parallel, one thread each: their tensors are too
+        # small for torch's own threads to pay, and each layer is computed the same way whatever
+        # the number of threads, so results do not depend on it.
+        torch.set_num_threads(1)
+        try:
+            with ThreadPoolExecutor(threads, thread_name_prefix="bokehfx-slab") as pool:
+                outputs = [self._render_frame(frames[t : t + 1], disparity[t : t + 1], focus[t : t + 1], blur[t : t + 1],
+                                              look, None if alpha is None else alpha[t : t + 1], pool,
+                                              SLABS_AHEAD_PER_THREAD * threads)
+                           for t in range(frames.shape[0])]
+        finally:
+            torch.set_num_threads(threads)
         return tuple(torch.cat(parts) for parts in zip(*outputs))
 
     def _render_frame(
@@ -366,8 +387,13 @@ class PhysicalRenderer:
         blur: torch.Tensor,
         look: Look,
         alpha: torch.Tensor | None,
+        pool: ThreadPoolExecutor | None,
+        ahead: int,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Render one frame (``T == 1``) with ``K > 0``: colour, coverage and the mask of exact pixels."""
+        """Render one frame (``T == 1``) with ``K > 0``: colour, coverage and the mask of exact pixels.
+
+        The slabs' layers are computed on ``pool`` when given, at most ``ahead`` in advance of the compositing.
+        """
         s = signed_coc(disparity, focus, blur, look.max_blur)
         frames = boost_highlights(frames, s, look)
         centres = layer_centres(float(s.abs().max()), self.layer_step_px, self.layer_step_ratio)
@@ -392,8 +418,9 @@ class PhysicalRenderer:
         far = [j for j in slabs if radii[j + 1] <= 0]
         near = [j for j in reversed(slabs) if radii[j] >= 0]
         focus_slab = radii.index(0.0)
-        far_acc, _ = self._accumulate(far, layer, front=False, shape=(s.shape[0], 4, h, w))
-        near_acc, covered = self._accumulate(near, layer, front=True, shape=(s.shape[0], 4, h, w), watch=focus_slab)
+        produced = self._produce(far + near, layer, pool, ahead)
+        far_acc, _ = self._accumulate(far, produced, front=False, shape=(s.shape[0], 4, h, w))
+        near_acc, covered = self._accumulate(near, produced, front=True, shape=(s.shape[0], 4, h, w), watch=focus_slab)
         if far_acc is None and near_acc is None:
             raise AssertionError("no occupied slab")
         if far_acc is None or near_acc is None:
@@ -461,8 +488,22 @@ class PhysicalRenderer:
             out = blurred if out is None else out + blurred
         return self._refine(out, factor, 1, grown.height, grown.width)
 
-    def _accumulate(self, order: list[int], layer, front: bool, shape: tuple[int, int, int, int],
-                    watch: int | None = None) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    @staticmethod
+    def _produce(order: list[int], layer, pool: ThreadPoolExecutor | None, ahead: int) -> Iterator[list[tuple[Box, torch.Tensor]]]:
+        """The layers of the slabs in ``order``, in that order; on ``pool``, at most ``ahead`` computed in advance."""
+        if pool is None:
+            yield from (layer(j) for j in order)
+            return
+        pending: deque[Future] = deque()
+        for j in order:
+            pending.append(pool.submit(layer, j))
+            if len(pending) > ahead:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+    def _accumulate(self, order: list[int], produced: Iterator[list[tuple[Box, torch.Tensor]]], front: bool,
+                    shape: tuple[int, int, int, int], watch: int | None = None) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """Composite the slabs of one side of the focal plane in ``order`` at full resolution.
 
         ``front``: the accumulator lies in front of each new slab (near side, front to back);
@@ -479,7 +520,7 @@ class PhysicalRenderer:
         for j in order:
             if j == watch:
                 watched = acc[:, 3:4].clone()
-            parts = layer(j)
+            parts = next(produced)
             if len(parts) == 1:
                 regions = parts
             else:
