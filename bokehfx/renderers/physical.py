@@ -1,6 +1,6 @@
 """The physical renderer: layered, occlusion-aware thin-lens depth of field.
 
-How it works (all batched over the frames of a window):
+How it works (frame by frame; on CPU the slabs of a frame are filtered in parallel):
 
 1. The signed circle-of-confusion radius ``s = K * (d - F)`` (pixels; negative = far, positive =
    near) is computed per pixel and clamped to ``look.max_blur``.
@@ -8,25 +8,28 @@ How it works (all batched over the frames of a window):
    geometrically by ``layer_step_ratio``). Slabs set the occlusion order. Inside its slab a pixel
    is blurred by a mix of the kernels at the slab's two bounding radii, linear in its position,
    so the blur varies continuously with depth: there is no banding between slices.
-3. Each slab is filtered on a pyramid level proportional to its CoC: the coarsest power-of-two
+3. A slab only changes the picture near its own pixels: within its kernel radius, and, for the
+   area it is extended into behind nearer slabs (step 5), within the blur of the nearer slabs
+   around it. So each slab is worked on only there: its area is cut into disjoint boxes, row band
+   by row band (:mod:`bokehfx.renderers.slabs`), each box is blurred into itself grown by the
+   blur's reach, and the grown boxes add up where they overlap (overlap-add). On continuous depth
+   (floors, walls, faces) a slab is a band across the frame and its boxes a small part of it, so
+   the cost of a frame follows the area the slabs cover, not their number times the frame.
+4. Each slab is filtered on a pyramid level proportional to its CoC: the coarsest power-of-two
    reduction ``f`` that keeps its smaller radius at or above ``lowres_min_radius`` reduced pixels.
    A blur of radius ``r`` carries no detail finer than about ``r`` pixels, so nothing visible is
    lost; the kernel is shrunk so that the reduction and the upsampling add no blur of their own
-   (their variance is taken out of the kernel's). The slabs of one level get their inputs
-   (colour, coverage, cumulative coverage) from one scatter-add over the frame
-   (:mod:`bokehfx.renderers.slabs`), so the cost of a frame barely grows with the number of
-   occupied slabs or with K.
-4. Each slab is extended behind the nearer slabs: its colour and coverage are inpainted by
+   (their variance is taken out of the kernel's).
+5. Each slab is extended behind the nearer slabs: its colour and coverage are inpainted by
    pull-push interpolation into the region that nearer slabs hide, so a defocused foreground edge
    reveals a plausible background instead of smearing itself.
-5. Each slab's premultiplied colour and coverage are convolved with the aperture kernels
-   (direct convolution for small kernels, FFT otherwise).
-6. Slabs are composited with the "over" operator: the far side back to front and the near side
-   front to back (over is associative), each side in one accumulator that is upsampled a level at
-   a time only when the next slab lives on a finer level. A sharp foreground therefore never leaks
-   a halo into a blurred background, and a blurred foreground spreads over a sharp one. The result
-   is normalised by the accumulated coverage.
-7. A pixel whose CoC is exactly 0 and that no nearer blur reaches comes out as the source pixel,
+6. Each slab's premultiplied colour and coverage are convolved with the aperture kernels
+   (direct convolution for small kernels, FFT otherwise) and upsampled to full resolution.
+7. Slabs are composited at full resolution with the "over" operator: the far side back to front
+   and the near side front to back (over is associative), each side in one accumulator. A sharp
+   foreground therefore never leaks a halo into a blurred background, and a blurred foreground
+   spreads over a sharp one. The result is normalised by the accumulated coverage.
+8. A pixel whose CoC is exactly 0 and that no nearer blur reaches comes out as the source pixel,
    bit for bit.
 
 Everything happens in linear light; values above 1.0 are kept.
