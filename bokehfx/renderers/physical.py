@@ -41,16 +41,16 @@ import math
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
 from bokehfx.errors import UsageError
-from bokehfx.renderers.aperture import KERNEL_MARGIN_PX, aperture_kernel
+from bokehfx.renderers.aperture import KERNEL_MARGIN_PX
 from bokehfx.renderers.base import Look, check_inputs
-from bokehfx.renderers.filters import convolve_sum, expand_bilinear, pull_push, reduce_area, reduce_tent
-from bokehfx.renderers.slabs import BAND_ROWS, Box, SlabPieces, band_extents, blur_in_front, cover, cut_pieces, slab_regions
+from bokehfx.renderers.filters import expand_bilinear, reduce_tent
+from bokehfx.renderers.layers import SlabFrame, blur_parts, extend_behind
+from bokehfx.renderers.slabs import BAND_ROWS, Box, band_extents, blur_in_front, cover, cut_pieces, slab_regions
 
 #: Slab layers computed in advance of the compositing per thread (bounds the memory they hold).
 SLABS_AHEAD_PER_THREAD = 2
@@ -166,9 +166,9 @@ class PhysicalRenderer:
             Where the work happens. Inputs are moved there; the result goes back to the device of
             the input frames.
         dtype (`torch.dtype`, defaults to `torch.float32`):
-            Working precision of the per-pixel layer arithmetic (float32, float64, or on GPUs
-            float16/bfloat16). Gathering and convolutions always run in at least float32 (torch's
-            FFT has no bfloat16 and only power-of-two float16).
+            Precision of the inputs and the result (float32, float64, float16 or bfloat16). Slab
+            filtering and compositing run in float64 when it is float64 and in float32 otherwise
+            (torch's FFT has no bfloat16 and only power-of-two float16).
         quality (`str`, defaults to `"normal"`):
             `"draft"`, `"normal"` or `"final"`: the defaults of ``lowres_min_radius``,
             ``layer_step_px`` and ``layer_step_ratio`` (see ``QUALITY_PRESETS``). Draft previews
@@ -412,7 +412,7 @@ class PhysicalRenderer:
         reach = {j: max(abs(radii[j]), abs(radii[j + 1])) for j in slabs}
         in_front = blur_in_front(index, [reach.get(j, 0.0) for j in range(count)])
         h, w = s.shape[-2:]
-        context = _Frame(frames.to(self._math_dtype), None if alpha is None else alpha.to(self._math_dtype),
+        context = SlabFrame(frames.to(self._math_dtype), None if alpha is None else alpha.to(self._math_dtype),
                          index, frac.to(self._math_dtype), look, h, w, {}, {})
 
         def layer(j: int) -> list[tuple[Box, torch.Tensor]]:
@@ -446,7 +446,7 @@ class PhysicalRenderer:
         """Precision of filtering and compositing: float64 when asked for, float32 otherwise."""
         return torch.float64 if self.dtype == torch.float64 else torch.float32
 
-    def _layer(self, frame: "_Frame", j: int, radii: list[float], x0: list[int], x1: list[int], band: int,
+    def _layer(self, frame: SlabFrame, j: int, radii: list[float], x0: list[int], x1: list[int], band: int,
                extend: float) -> list[tuple[Box, torch.Tensor]]:
         """Slab ``j`` filtered and upsampled to full resolution, as ``(box, (T, 4, bh, bw))`` parts that add up.
 
@@ -467,7 +467,7 @@ class PhysicalRenderer:
         return [(grown, self._layer_in(frame, j, radii, box, grown, factor, owns))
                 for box, grown in slab_regions(x0, x1, band, extend, spill, align, frame.h, frame.w)]
 
-    def _layer_in(self, frame: "_Frame", j: int, radii: list[float], box: Box, grown: Box, factor: int,
+    def _layer_in(self, frame: SlabFrame, j: int, radii: list[float], box: Box, grown: Box, factor: int,
                   owns: list[int]) -> torch.Tensor:
         """Slab ``j``'s input inside ``box``, filtered on level ``factor`` and upsampled: ``(T, 4)`` over ``grown``.
 
@@ -476,7 +476,7 @@ class PhysicalRenderer:
         """
         fill_factor = max(factor, self.fill_downsample)
         pieces = cut_pieces(frame.frames, frame.alpha, frame.index, frame.frac, j, box, factor)
-        lo, hi = self._extend(pieces, fill_factor // factor)
+        lo, hi = extend_behind(pieces, fill_factor // factor, self.fill_confidence)
         rows, cols = -(-grown.height // factor), -(-grown.width // factor)
         top, left = (box.y0 - grown.y0) // factor, (box.x0 - grown.x0) // factor
         pad = (left, cols - left - lo.shape[-1], top, rows - top - lo.shape[-2])
@@ -486,7 +486,7 @@ class PhysicalRenderer:
             by_level.setdefault(own, []).append((reduce_tent(part, own // factor), self._level_radius(abs(radius), own), radius > 0))
         out = None
         for own, parts in by_level.items():
-            blurred = self._blur(parts, frame, grown, own)
+            blurred = blur_parts(parts, frame, grown, own, self.cat_eye_zones, self.direct_max_taps)
             blurred = expand_bilinear(blurred, own // factor, rows, cols)
             out = blurred if out is None else out + blurred
         return self._refine(out, factor, 1, grown.height, grown.width)
@@ -549,84 +549,3 @@ class PhysicalRenderer:
             factor //= 2
             x = expand_bilinear(x, 2, -(-h // factor), -(-w // factor))
         return x
-
-    def _extend(self, p: SlabPieces, fill_step: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Split a slab into its two kernel parts, extended into the area nearer slabs hide.
-
-        The slab's presence is interpolated (pull-push) into the hidden area. Behind the adjacent
-        slab (a depth step of at most one slab spacing, i.e. a continuing surface) it takes that
-        slab's own colour; behind nearer slabs, colour inpainted from the slab itself. The
-        extension is shared equally by the two kernel parts. The interpolation runs ``fill_step``
-        times coarser than the slab's level (it is smooth, so this costs little quality).
-        """
-        lower, upper = p.whole - p.upper, p.upper
-        if float(p.hidden.max()) > 0:
-            coarse = reduce_area(torch.cat((p.whole, p.below), dim=1), fill_step)
-            confidence = torch.cat((coarse[:, 3:4].expand(-1, 3, -1, -1), coarse[:, 4:5]), dim=1)
-            filled = pull_push(coarse[:, :4], confidence, self.fill_confidence)
-            filled = expand_bilinear(filled, fill_step, *upper.shape[-2:])
-            fill_rgb, presence = filled[:, :3], filled[:, 3:4].clamp_(0.0, 1.0)
-            beyond = (p.hidden - p.adjacent[:, 3:4]).clamp_min_(0.0)
-            half = torch.cat((p.adjacent[:, :3].addcmul(beyond, fill_rgb), p.hidden), dim=1).mul_(presence.mul_(0.5))
-            lower.add_(half)
-            upper = upper + half
-        return lower, upper
-
-    def _blur(self, parts: list[tuple[torch.Tensor, float, bool]], frame: "_Frame", box: Box, factor: int) -> torch.Tensor:
-        """Convolve layer parts ``(tensor, radius, near)`` (inside ``box``, at reduction ``factor``) with their kernels.
-
-        Far parts see the aperture upright; near parts (in front of the focal plane) see it
-        point-reflected, as a thin lens does. With cat-eye vignetting, kernels are interpolated
-        between ``cat_eye_zones`` x ``cat_eye_zones`` frame positions (scatter form: each source
-        pixel's kernel is the bilinear mix of its zone kernels). ``frame`` caches rasterised
-        kernels and their FFTs for the duration of one render.
-        """
-        look = frame.look
-
-        def kernel(radius: float, near: bool, position: tuple[float, float], device, dtype) -> torch.Tensor:
-            key = (radius, near, position)
-            if key not in frame.kernels:
-                k = aperture_kernel(radius, look, position, device=device, dtype=dtype)
-                frame.kernels[key] = k.flip(0, 1) if near else k
-            return frame.kernels[key]
-
-        pairs = []
-        for layer, radius, near in parts:
-            device, dtype = layer.device, layer.dtype
-            if radius < 0.5:
-                pairs.append((layer, torch.ones((1, 1), device=device, dtype=dtype)))
-                continue
-            if look.cat_eye == 0:
-                pairs.append((layer, kernel(radius, near, (0.0, 0.0), device, dtype)))
-                continue
-            _, _, h, w = layer.shape
-            n = self.cat_eye_zones
-            half_diag = math.hypot(frame.w, frame.h) / 2
-            scale_x, scale_y = (frame.w / 2) / half_diag, (frame.h / 2) / half_diag
-            # Frame positions in [-1, 1] of this level's pixels inside the box.
-            xs = torch.linspace(-1.0, 1.0, -(-frame.w // factor), device=device, dtype=dtype)
-            ys = torch.linspace(-1.0, 1.0, -(-frame.h // factor), device=device, dtype=dtype)
-            xs = xs[box.x0 // factor : box.x0 // factor + w]
-            ys = ys[box.y0 // factor : box.y0 // factor + h]
-            spacing = 2.0 / (n - 1)
-            for cy in torch.linspace(-1.0, 1.0, n).tolist():
-                wy = (1.0 - (ys - cy).abs() / spacing).clamp_min(0.0).view(1, 1, h, 1)
-                for cx in torch.linspace(-1.0, 1.0, n).tolist():
-                    wx = (1.0 - (xs - cx).abs() / spacing).clamp_min(0.0).view(1, 1, 1, w)
-                    pairs.append((layer * (wy * wx), kernel(radius, near, (cx * scale_x, cy * scale_y), device, dtype)))
-        return convolve_sum(pairs, self.direct_max_taps, frame.spectra)
-
-
-@dataclass
-class _Frame:
-    """What every slab of one render reads: the frames, their slab map, the look and the kernel caches."""
-
-    frames: torch.Tensor
-    alpha: torch.Tensor | None
-    index: torch.Tensor
-    frac: torch.Tensor
-    look: Look
-    h: int
-    w: int
-    kernels: dict
-    spectra: dict
