@@ -25,10 +25,10 @@ How it works (frame by frame; on CPU the slabs of a frame are filtered in parall
    reveals a plausible background instead of smearing itself.
 6. Each slab's premultiplied colour and coverage are convolved with the aperture kernels
    (direct convolution for small kernels, FFT otherwise) and upsampled to full resolution.
-7. Slabs are composited at full resolution with the "over" operator: the far side back to front
-   and the near side front to back (over is associative), each side in one accumulator. A sharp
-   foreground therefore never leaks a halo into a blurred background, and a blurred foreground
-   spreads over a sharp one. The result is normalised by the accumulated coverage.
+7. Slabs are composited at full resolution with the "over" operator, back to front, in one
+   accumulator. A sharp foreground therefore never leaks a halo into a blurred background, and a
+   blurred foreground spreads over a sharp one. The result is normalised by the accumulated
+   coverage.
 8. A pixel whose CoC is exactly 0 and that no nearer blur reaches comes out as the source pixel,
    bit for bit.
 
@@ -418,26 +418,13 @@ class PhysicalRenderer:
         def layer(j: int) -> list[tuple[Box, torch.Tensor]]:
             return self._layer(context, j, radii, x0[j], x1[j], band, in_front[j])
 
-        far = [j for j in slabs if radii[j + 1] <= 0]
-        near = [j for j in reversed(slabs) if radii[j] >= 0]
-        focus_slab = radii.index(0.0)
-        produced = self._produce(far + near, layer, pool, ahead)
-        far_acc, _ = self._accumulate(far, produced, front=False, shape=(s.shape[0], 4, h, w))
-        near_acc, covered = self._accumulate(near, produced, front=True, shape=(s.shape[0], 4, h, w), watch=focus_slab)
-        if far_acc is None and near_acc is None:
-            raise AssertionError("no occupied slab")
-        if far_acc is None or near_acc is None:
-            acc = far_acc if near_acc is None else near_acc
-        else:
-            acc = near_acc.addcmul_(1.0 - near_acc[:, 3:4], far_acc)
+        acc, covered = self._accumulate(self._produce(slabs, layer, pool, ahead), (s.shape[0], 4, h, w),
+                                        in_front_of=radii.index(0.0), order=slabs)
         acc = acc.to(self.dtype)
         acc_rgb, acc_cov = acc[:, :3], acc[:, 3:4]
-        if covered is None:
-            covered = torch.zeros_like(s)
         exact = (s == 0) & (covered <= INVISIBLE_COVERAGE)
         if alpha is None:
-            safe = acc_cov.clamp_min(COVERAGE_EPS)
-            rgb = torch.where(acc_cov > COVERAGE_EPS, acc_rgb / safe, frames)
+            rgb = torch.where(acc_cov > COVERAGE_EPS, acc_rgb / acc_cov.clamp_min(COVERAGE_EPS), frames)
             return rgb, torch.ones_like(acc_cov), exact
         return acc_rgb, acc_cov.clamp(0.0, 1.0), exact
 
@@ -505,24 +492,20 @@ class PhysicalRenderer:
         while pending:
             yield pending.popleft().result()
 
-    def _accumulate(self, order: list[int], produced: Iterator[list[tuple[Box, torch.Tensor]]], front: bool,
-                    shape: tuple[int, int, int, int], watch: int | None = None) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-        """Composite the slabs of one side of the focal plane in ``order`` at full resolution.
+    def _accumulate(self, produced: Iterator[list[tuple[Box, torch.Tensor]]], shape: tuple[int, int, int, int],
+                    in_front_of: int, order: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Composite the slabs (their layers ``produced`` in ``order``, far to near) at full resolution.
 
-        ``front``: the accumulator lies in front of each new slab (near side, front to back);
-        otherwise behind it (far side, back to front). A slab's parts are added up first (in a
-        scratch frame where they overlap), then composited where they lie. Returns the
-        ``(T, 4, H, W)`` result and, when slab ``watch`` is in ``order``, the accumulated coverage
-        in front of it.
+        Each slab goes over the accumulator ("over" operator, back to front): a sharp foreground
+        never leaks a halo into a blurred background, and a blurred foreground spreads over a
+        sharp one. A slab's parts are added up first (in a scratch frame where they overlap), then
+        composited where they lie. Returns the ``(T, 4, H, W)`` premultiplied result and the
+        ``(T, 1, H, W)`` coverage of the slabs nearer than slab ``in_front_of``.
         """
-        if not order:
-            return None, None
         acc = torch.zeros(shape, device=self.device, dtype=self._math_dtype)
+        covered = torch.zeros_like(acc[:, :1])
         scratch = None
-        watched = None
         for j in order:
-            if j == watch:
-                watched = acc[:, 3:4].clone()
             parts = next(produced)
             if len(parts) == 1:
                 regions = parts
@@ -533,14 +516,15 @@ class PhysicalRenderer:
                     box.cut(scratch).add_(new)
                 regions = [(box, box.cut(scratch)) for box in cover([box for box, _ in parts])]
             for box, new in regions:
+                clear = 1.0 - new[:, 3:4]
                 region = box.cut(acc)
-                if front:
-                    region.addcmul_((1.0 - region[:, 3:4]).clamp_min(0.0), new)
-                else:
-                    region.copy_(new.addcmul(1.0 - new[:, 3:4], region))
+                region.copy_(new.addcmul(clear, region))
+                if j > in_front_of:
+                    region = box.cut(covered)
+                    region.copy_(new[:, 3:4].addcmul(clear, region))
                 if len(parts) > 1:
                     new.zero_()
-        return acc, watched
+        return acc, covered
 
     @staticmethod
     def _refine(x: torch.Tensor, factor: int, target: int, h: int, w: int) -> torch.Tensor:
