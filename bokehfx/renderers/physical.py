@@ -76,10 +76,13 @@ LEVEL_VARIANCE = 0.3
 
 #: Renderer settings per quality: ``lowres_min_radius`` sets how coarse a slab's level may be,
 #: ``layer_step_px`` / ``layer_step_ratio`` how finely depth is sliced.
-QUALITY_PRESETS: dict[str, dict[str, float]] = {
-    "draft": {"lowres_min_radius": 1.0, "blur_min_radius": 1.0, "lowres_shape_radius": 4.0, "layer_step_px": 1.5, "layer_step_ratio": 0.25},
-    "normal": {"lowres_min_radius": 4.0, "blur_min_radius": 4.0, "lowres_shape_radius": 6.0, "layer_step_px": 1.0, "layer_step_ratio": 0.15},
-    "final": {"lowres_min_radius": 6.0, "blur_min_radius": 6.0, "lowres_shape_radius": 8.0, "layer_step_px": 1.0, "layer_step_ratio": 0.1},
+QUALITY_PRESETS: dict[str, dict[str, float | bool]] = {
+    "draft": {"lowres_min_radius": 1.0, "blur_min_radius": 1.0, "lowres_shape_radius": 4.0, "layer_step_px": 1.5,
+              "layer_step_ratio": 0.25, "fill_across_frame": False},
+    "normal": {"lowres_min_radius": 4.0, "blur_min_radius": 4.0, "lowres_shape_radius": 6.0, "layer_step_px": 1.0,
+               "layer_step_ratio": 0.15, "fill_across_frame": False},
+    "final": {"lowres_min_radius": 6.0, "blur_min_radius": 6.0, "lowres_shape_radius": 8.0, "layer_step_px": 1.0,
+              "layer_step_ratio": 0.1, "fill_across_frame": True},
 }
 QUALITIES: tuple[str, ...] = tuple(QUALITY_PRESETS)
 
@@ -194,6 +197,10 @@ class PhysicalRenderer:
         fill_downsample (`int`, defaults to 4):
             Reduction (power of two) at which the hidden-area fill is interpolated; the fill is
             smooth, so this costs little quality and saves most of its time.
+        fill_across_frame (`bool`, *optional*):
+            Extend every slab behind nearer slabs across the whole frame (the fill then draws on
+            the whole frame) instead of only where that can show, near its own pixels. Much slower
+            on continuous depth; on by default at final quality only.
         chunk_frames (`int`, defaults to 4):
             Frames rendered together (a batch); bounds memory. Results do not depend on it.
     """
@@ -213,6 +220,7 @@ class PhysicalRenderer:
         cat_eye_zones: int = 3,
         direct_max_taps: int = 25,
         fill_downsample: int = 4,
+        fill_across_frame: bool | None = None,
         chunk_frames: int = 4,
     ) -> None:
         if dtype not in (torch.float16, torch.bfloat16, torch.float32, torch.float64):
@@ -225,6 +233,7 @@ class PhysicalRenderer:
         lowres_min_radius = preset["lowres_min_radius"] if lowres_min_radius is None else lowres_min_radius
         lowres_shape_radius = preset["lowres_shape_radius"] if lowres_shape_radius is None else lowres_shape_radius
         blur_min_radius = preset["blur_min_radius"] if blur_min_radius is None else blur_min_radius
+        fill_across_frame = preset["fill_across_frame"] if fill_across_frame is None else fill_across_frame
         if not layer_step_px > 0 or not layer_step_ratio >= 0:
             raise UsageError(f"layer_step_px must be > 0 and layer_step_ratio >= 0, got {layer_step_px!r}, {layer_step_ratio!r}")
         if not min(lowres_min_radius, lowres_shape_radius, blur_min_radius) > 0:
@@ -253,6 +262,7 @@ class PhysicalRenderer:
         self.cat_eye_zones = cat_eye_zones
         self.direct_max_taps = direct_max_taps
         self.fill_downsample = fill_downsample
+        self.fill_across_frame = bool(fill_across_frame)
         self.chunk_frames = chunk_frames
 
     def render(
@@ -437,8 +447,8 @@ class PhysicalRenderer:
                extend: float) -> list[tuple[Box, torch.Tensor]]:
         """Slab ``j`` filtered and upsampled to full resolution, as ``(box, (T, 4, bh, bw))`` parts that add up.
 
-        ``x0``/``x1`` are the slab's column extents per band of ``band`` rows; ``extend`` is how far
-        (full-resolution pixels) it is extended behind nearer slabs around its own pixels. The slab
+        ``x0``/``x1`` are the slab's column extents per band of ``band`` rows; ``extend`` is the blur
+        of the nearer slabs around it (full-resolution pixels, see :func:`blur_in_front`). The slab
         is cut into disjoint boxes that hold all of that input; each is blurred into its box grown
         by the blur's reach, and the parts overlap there (overlap-add). Elsewhere the slab adds
         nothing.
@@ -449,8 +459,13 @@ class PhysicalRenderer:
         # Upsampling from a reduced level spreads a point by about two of its pixels.
         reach = max(abs(radii[j]), abs(radii[j + 1])) + KERNEL_MARGIN_PX + (2 * max(owns) if max(owns) > 1 else 0)
         spill = -(-math.ceil(reach) // align) * align
-        # The filters of the extension (pull-push, reductions) need a cell of its grid and a little more.
-        extend += self.fill_downsample + BORDER_PX
+        # A pixel sees the slab within the slab's own blur of it, also where nearer slabs hide the
+        # slab (rays pass beside a sharp occluder), and a blurred nearer slab lets it show through
+        # within that nearer blur: the extension covers both. Its filters (pull-push, reductions)
+        # need a cell of their grid and a little more.
+        extend += reach + self.fill_downsample + BORDER_PX
+        if self.fill_across_frame:
+            extend = float(max(frame.h, frame.w))
         return [(grown, self._layer_in(frame, j, radii, box, grown, factor, owns))
                 for box, grown in slab_regions(x0, x1, band, extend, spill, align, frame.h, frame.w)]
 
@@ -516,7 +531,7 @@ class PhysicalRenderer:
                     box.cut(scratch).add_(new)
                 regions = [(box, box.cut(scratch)) for box in cover([box for box, _ in parts])]
             for box, new in regions:
-                clear = 1.0 - new[:, 3:4]
+                clear = (1.0 - new[:, 3:4]).clamp_min(0.0)
                 region = box.cut(acc)
                 region.copy_(new.addcmul(clear, region))
                 if j > in_front_of:
