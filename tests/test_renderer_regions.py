@@ -134,3 +134,35 @@ def test_results_do_not_depend_on_the_thread_count() -> None:
     finally:
         torch.set_num_threads(threads)
     assert torch.equal(one, three)
+
+
+def test_a_layer_with_coverage_above_one_hides_what_lies_behind_without_subtracting_it() -> None:
+    # Extensions overlapping a slab's own pixels can take its coverage past 1: "over" must then hide
+    # the layers behind it, not subtract them.
+    back = torch.ones(1, 4, 4, 4)
+    front = torch.cat((torch.full((1, 3, 4, 4), 0.5), torch.full((1, 1, 4, 4), 1.2)), dim=1)
+    box = Box(0, 4, 0, 4)
+    produced = iter([[(box, back)], [(box, front.clone())]])
+    acc, covered = PhysicalRenderer()._accumulate(produced, (1, 4, 4, 4), in_front_of=0, order=[0, 1])
+    assert torch.allclose(acc, front)
+    assert torch.allclose(covered, torch.full((1, 1, 4, 4), 1.2))
+
+
+def test_final_quality_extends_every_slab_across_the_frame(monkeypatch: pytest.MonkeyPatch) -> None:
+    frames, disparity, _ = _stripe_scene()
+    whole = Box(0, frames.shape[-2], 0, frames.shape[-1])
+    seen = []
+    original = physical.slab_regions
+
+    def recording(*a, **k):
+        regions = original(*a, **k)
+        seen.append([grown for _, grown in regions])
+        return regions
+
+    monkeypatch.setattr(physical, "slab_regions", recording)
+    args = (frames, disparity, torch.tensor([1.0]), torch.tensor([20.0]), Look())
+    PhysicalRenderer(quality="final").render(*args)
+    assert seen and all(regions == [whole] for regions in seen)
+    seen.clear()
+    PhysicalRenderer(quality="normal").render(*args)
+    assert any(regions != [whole] for regions in seen)
