@@ -52,11 +52,16 @@ TARGET_FPS, TARGET_RATIO = 3.0, 0.2
 MS_PER_S = 1000.0
 
 
-def write_disparity(path: Path, width: int, height: int) -> Path:
-    """A still 16-bit grey PNG: disparity rising left to right with a gentle vertical wave."""
+def wave_disparity(width: int, height: int) -> np.ndarray:
+    """Disparity rising left to right with a gentle vertical wave, ``(height, width)`` float64 in [0, 1]."""
     x = np.linspace(0.0, 1.0, width)[None, :]
     y = np.linspace(0.0, 1.0, height)[:, None]
-    disparity = np.clip(0.05 + 0.9 * x + WAVE_AMPLITUDE * np.sin(2 * np.pi * WAVE_PERIODS * y), 0.0, 1.0)
+    return np.clip(0.05 + 0.9 * x + WAVE_AMPLITUDE * np.sin(2 * np.pi * WAVE_PERIODS * y), 0.0, 1.0)
+
+
+def write_disparity(path: Path, width: int, height: int) -> Path:
+    """A still 16-bit grey PNG of :func:`wave_disparity`."""
+    disparity = wave_disparity(width, height)
     grey = np.ascontiguousarray((disparity * UINT16_MAX).astype(np.uint16))
     with av.open(str(path), mode="w", format="image2") as out:
         stream = out.add_stream("png", rate=1)

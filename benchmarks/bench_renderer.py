@@ -8,7 +8,8 @@ Usage::
 
 In one run it prints, per size, scene (``layered``: the procedural layered RGB-D scene of
 ``bokehfx.scenes``; ``ramp``: a full-frame disparity ramp, the common case of continuous real
-depth, where every depth slab is occupied) and K, the median frames/s over ``--runs`` renders after
+depth, where every depth slab is occupied; ``wave``: the ramp with a vertical wave on it, the depth
+of ``bench_render_dof.py``, where every slab is a band that meanders across the frame) and K, the median frames/s over ``--runs`` renders after
 one warm-up. The named baseline is ``gather_blur`` (the naive per-pixel gather) on the ramp at
 ``--naive-blur`` (K = 40), timed once, in the same process. Then two ratios that say whether cost
 depends on K: ramp K=max over K=min frames/s. The first line gives the machine's load average:
@@ -29,6 +30,7 @@ from bokehfx.renderers import Look, PhysicalRenderer
 from bokehfx.renderers.physical import QUALITIES
 from bokehfx.renderers.gather import gather_blur
 from bokehfx.scenes import make_scene
+from bench_render_dof import wave_disparity
 
 SIZES = {"540p": (540, 960), "720p": (720, 1280), "1080p": (1080, 1920), "2160p": (2160, 3840)}
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
@@ -38,11 +40,13 @@ SCENE_SCALE = 4
 
 def build_inputs(size: tuple[int, int], scene: str, frames: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     h, w = size
-    if scene == "ramp":
+    if scene in ("ramp", "wave"):
         gen = torch.Generator().manual_seed(0)
         rgb = torch.rand(frames, 3, h // SCENE_SCALE, w // SCENE_SCALE, generator=gen)
         rgb = F.interpolate(rgb, size=(h, w), mode="bilinear", align_corners=False)
         disparity = torch.linspace(0.0, 1.0, w).view(1, 1, 1, w).expand(frames, 1, h, w).contiguous()
+        if scene == "wave":
+            disparity = torch.from_numpy(wave_disparity(w, h)).to(torch.float32).view(1, 1, h, w).expand(frames, 1, h, w).contiguous()
     else:
         layered = make_scene(h // SCENE_SCALE, w // SCENE_SCALE, frames=frames, layers=5, seed=0)
         small_rgb, small_disp = layered.composite()
@@ -73,7 +77,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=1, help="frames per render call (batch)")
     parser.add_argument("--runs", type=int, default=3, help="timed renders per case (median)")
     parser.add_argument("--naive-blur", type=float, default=40.0, help="K of the naive-gather baseline (0: skip it)")
-    parser.add_argument("--scenes", default="layered,ramp", help="comma-separated scenes: layered, ramp")
+    parser.add_argument("--scenes", default="layered,ramp,wave", help="comma-separated scenes: layered, ramp, wave")
     parser.add_argument("--quality", choices=QUALITIES, default="normal", help="renderer quality preset")
     parser.add_argument("--dtype", choices=tuple(DTYPES), default="float32", help="renderer working dtype")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch default)")

@@ -32,7 +32,7 @@ def pull_push(premult: torch.Tensor, confidence: torch.Tensor, tau: float) -> to
     levels = [torch.cat((premult, confidence), dim=1)]
     while min(levels[-1].shape[-2:]) > 1:
         x = levels[-1]
-        levels.append(F.avg_pool2d(F.pad(x, (0, x.shape[-1] % 2, 0, x.shape[-2] % 2)), 2))
+        levels.append(halve(F.pad(x, (0, x.shape[-1] % 2, 0, x.shape[-2] % 2))))
     top = levels[-1]
     estimate = top[:, :channels] / top[:, channels:].clamp_min(COVERAGE_EPS)
     for x in reversed(levels[:-1]):
@@ -134,15 +134,24 @@ def convolve(x: torch.Tensor, kernel: torch.Tensor, direct_max_taps: int = 25) -
     return convolve_sum([(x, kernel)], direct_max_taps)
 
 
+def halve(x: torch.Tensor) -> torch.Tensor:
+    """Average 2 x 2 cells of a tensor with even sides (rows, then columns: several times faster than ``avg_pool2d`` on CPU)."""
+    rows = x[..., 0::2, :] + x[..., 1::2, :]
+    return (rows[..., 0::2] + rows[..., 1::2]).mul_(0.25)
+
+
 def reduce_area(x: torch.Tensor, factor: int) -> torch.Tensor:
-    """Area-average by ``factor`` (replicating the border up to a multiple of it)."""
+    """Area-average by ``factor``, a power of two (replicating the border up to a multiple of it)."""
     if factor == 1:
         return x
     h, w = x.shape[-2:]
     pad = (0, (-w) % factor, 0, (-h) % factor)
     if any(pad):
         x = F.pad(x, pad, mode="replicate")
-    return F.avg_pool2d(x, factor)
+    while factor > 1:
+        x = halve(x)
+        factor //= 2
+    return x
 
 
 def expand_bilinear(x: torch.Tensor, factor: int, h: int, w: int) -> torch.Tensor:

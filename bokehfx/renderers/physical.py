@@ -1,6 +1,6 @@
 """The physical renderer: layered, occlusion-aware thin-lens depth of field.
 
-How it works (all batched over the frames of a window):
+How it works (frame by frame; on CPU the slabs of a frame are filtered in parallel):
 
 1. The signed circle-of-confusion radius ``s = K * (d - F)`` (pixels; negative = far, positive =
    near) is computed per pixel and clamped to ``look.max_blur``.
@@ -8,25 +8,28 @@ How it works (all batched over the frames of a window):
    geometrically by ``layer_step_ratio``). Slabs set the occlusion order. Inside its slab a pixel
    is blurred by a mix of the kernels at the slab's two bounding radii, linear in its position,
    so the blur varies continuously with depth: there is no banding between slices.
-3. Each slab is filtered on a pyramid level proportional to its CoC: the coarsest power-of-two
+3. A slab only changes the picture near its own pixels: within its kernel radius, and, for the
+   area it is extended into behind nearer slabs (step 5), within the blur of the nearer slabs
+   around it. So each slab is worked on only there: its area is cut into disjoint boxes, row band
+   by row band (:mod:`bokehfx.renderers.slabs`), each box is blurred into itself grown by the
+   blur's reach, and the grown boxes add up where they overlap (overlap-add). On continuous depth
+   (floors, walls, faces) a slab is a band across the frame and its boxes a small part of it, so
+   the cost of a frame follows the area the slabs cover, not their number times the frame.
+4. Each slab is filtered on a pyramid level proportional to its CoC: the coarsest power-of-two
    reduction ``f`` that keeps its smaller radius at or above ``lowres_min_radius`` reduced pixels.
    A blur of radius ``r`` carries no detail finer than about ``r`` pixels, so nothing visible is
    lost; the kernel is shrunk so that the reduction and the upsampling add no blur of their own
-   (their variance is taken out of the kernel's). The slabs of one level get their inputs
-   (colour, coverage, cumulative coverage) from one scatter-add over the frame
-   (:mod:`bokehfx.renderers.slabs`), so the cost of a frame barely grows with the number of
-   occupied slabs or with K.
-4. Each slab is extended behind the nearer slabs: its colour and coverage are inpainted by
+   (their variance is taken out of the kernel's).
+5. Each slab is extended behind the nearer slabs: its colour and coverage are inpainted by
    pull-push interpolation into the region that nearer slabs hide, so a defocused foreground edge
    reveals a plausible background instead of smearing itself.
-5. Each slab's premultiplied colour and coverage are convolved with the aperture kernels
-   (direct convolution for small kernels, FFT otherwise).
-6. Slabs are composited with the "over" operator: the far side back to front and the near side
-   front to back (over is associative), each side in one accumulator that is upsampled a level at
-   a time only when the next slab lives on a finer level. A sharp foreground therefore never leaks
-   a halo into a blurred background, and a blurred foreground spreads over a sharp one. The result
-   is normalised by the accumulated coverage.
-7. A pixel whose CoC is exactly 0 and that no nearer blur reaches comes out as the source pixel,
+6. Each slab's premultiplied colour and coverage are convolved with the aperture kernels
+   (direct convolution for small kernels, FFT otherwise) and upsampled to full resolution.
+7. Slabs are composited at full resolution with the "over" operator, back to front, in one
+   accumulator. A sharp foreground therefore never leaks a halo into a blurred background, and a
+   blurred foreground spreads over a sharp one. The result is normalised by the accumulated
+   coverage.
+8. A pixel whose CoC is exactly 0 and that no nearer blur reaches comes out as the source pixel,
    bit for bit.
 
 Everything happens in linear light; values above 1.0 are kept.
@@ -35,15 +38,25 @@ Everything happens in linear light; values above 1.0 are kept.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import torch
+import torch.nn.functional as F
 
 from bokehfx.errors import UsageError
-from bokehfx.renderers.aperture import KERNEL_MARGIN_PX, aperture_kernel
+from bokehfx.renderers.aperture import KERNEL_MARGIN_PX
 from bokehfx.renderers.base import Look, check_inputs
-from bokehfx.renderers.filters import convolve_sum, expand_bilinear, pull_push, reduce_area, reduce_tent
-from bokehfx.renderers.slabs import BAND_ROWS, Box, SlabPieces, band_extents, cut_pieces, slab_regions
+from bokehfx.renderers.filters import expand_bilinear, reduce_tent
+from bokehfx.renderers.layers import SlabFrame, blur_parts, extend_behind
+from bokehfx.renderers.slabs import BAND_ROWS, Box, band_extents, blur_in_front, cover, cut_pieces, slab_regions
+
+#: Slab layers computed in advance of the compositing per thread (bounds the memory they hold).
+SLABS_AHEAD_PER_THREAD = 2
+
+#: Extra room in full-resolution pixels around a slab's region for the filters' borders.
+BORDER_PX = 2
 
 #: Rec. 709 luminance weights of linear RGB (used by the highlight boost).
 LUMA_WEIGHTS = (0.2126, 0.7152, 0.0722)
@@ -63,10 +76,13 @@ LEVEL_VARIANCE = 0.3
 
 #: Renderer settings per quality: ``lowres_min_radius`` sets how coarse a slab's level may be,
 #: ``layer_step_px`` / ``layer_step_ratio`` how finely depth is sliced.
-QUALITY_PRESETS: dict[str, dict[str, float]] = {
-    "draft": {"lowres_min_radius": 1.0, "blur_min_radius": 1.0, "lowres_shape_radius": 4.0, "layer_step_px": 1.5, "layer_step_ratio": 0.25},
-    "normal": {"lowres_min_radius": 4.0, "blur_min_radius": 4.0, "lowres_shape_radius": 6.0, "layer_step_px": 1.0, "layer_step_ratio": 0.15},
-    "final": {"lowres_min_radius": 6.0, "blur_min_radius": 6.0, "lowres_shape_radius": 8.0, "layer_step_px": 1.0, "layer_step_ratio": 0.1},
+QUALITY_PRESETS: dict[str, dict[str, float | bool]] = {
+    "draft": {"lowres_min_radius": 1.0, "blur_min_radius": 1.0, "lowres_shape_radius": 4.0, "layer_step_px": 1.5,
+              "layer_step_ratio": 0.25, "fill_across_frame": False},
+    "normal": {"lowres_min_radius": 4.0, "blur_min_radius": 4.0, "lowres_shape_radius": 6.0, "layer_step_px": 1.0,
+               "layer_step_ratio": 0.15, "fill_across_frame": False},
+    "final": {"lowres_min_radius": 6.0, "blur_min_radius": 6.0, "lowres_shape_radius": 8.0, "layer_step_px": 1.0,
+              "layer_step_ratio": 0.1, "fill_across_frame": True},
 }
 QUALITIES: tuple[str, ...] = tuple(QUALITY_PRESETS)
 
@@ -153,9 +169,9 @@ class PhysicalRenderer:
             Where the work happens. Inputs are moved there; the result goes back to the device of
             the input frames.
         dtype (`torch.dtype`, defaults to `torch.float32`):
-            Working precision of the per-pixel layer arithmetic (float32, float64, or on GPUs
-            float16/bfloat16). Gathering and convolutions always run in at least float32 (torch's
-            FFT has no bfloat16 and only power-of-two float16).
+            Precision of the inputs and the result (float32, float64, float16 or bfloat16). Slab
+            filtering and compositing run in float64 when it is float64 and in float32 otherwise
+            (torch's FFT has no bfloat16 and only power-of-two float16).
         quality (`str`, defaults to `"normal"`):
             `"draft"`, `"normal"` or `"final"`: the defaults of ``lowres_min_radius``,
             ``layer_step_px`` and ``layer_step_ratio`` (see ``QUALITY_PRESETS``). Draft previews
@@ -181,6 +197,10 @@ class PhysicalRenderer:
         fill_downsample (`int`, defaults to 4):
             Reduction (power of two) at which the hidden-area fill is interpolated; the fill is
             smooth, so this costs little quality and saves most of its time.
+        fill_across_frame (`bool`, *optional*):
+            Extend every slab behind nearer slabs across the whole frame (the fill then draws on
+            the whole frame) instead of only where that can show, near its own pixels. Much slower
+            on continuous depth; on by default at final quality only.
         chunk_frames (`int`, defaults to 4):
             Frames rendered together (a batch); bounds memory. Results do not depend on it.
     """
@@ -200,6 +220,7 @@ class PhysicalRenderer:
         cat_eye_zones: int = 3,
         direct_max_taps: int = 25,
         fill_downsample: int = 4,
+        fill_across_frame: bool | None = None,
         chunk_frames: int = 4,
     ) -> None:
         if dtype not in (torch.float16, torch.bfloat16, torch.float32, torch.float64):
@@ -212,6 +233,7 @@ class PhysicalRenderer:
         lowres_min_radius = preset["lowres_min_radius"] if lowres_min_radius is None else lowres_min_radius
         lowres_shape_radius = preset["lowres_shape_radius"] if lowres_shape_radius is None else lowres_shape_radius
         blur_min_radius = preset["blur_min_radius"] if blur_min_radius is None else blur_min_radius
+        fill_across_frame = preset["fill_across_frame"] if fill_across_frame is None else fill_across_frame
         if not layer_step_px > 0 or not layer_step_ratio >= 0:
             raise UsageError(f"layer_step_px must be > 0 and layer_step_ratio >= 0, got {layer_step_px!r}, {layer_step_ratio!r}")
         if not min(lowres_min_radius, lowres_shape_radius, blur_min_radius) > 0:
@@ -240,6 +262,7 @@ class PhysicalRenderer:
         self.cat_eye_zones = cat_eye_zones
         self.direct_max_taps = direct_max_taps
         self.fill_downsample = fill_downsample
+        self.fill_across_frame = bool(fill_across_frame)
         self.chunk_frames = chunk_frames
 
     def render(
@@ -350,8 +373,23 @@ class PhysicalRenderer:
         Frames go one at a time: each slab's box is cut around that frame's own pixels, so a frame's
         result does not depend on the frames rendered with it.
         """
-        outputs = [self._render_frame(frames[t : t + 1], disparity[t : t + 1], focus[t : t + 1], blur[t : t + 1], look,
-                                      None if alpha is None else alpha[t : t + 1]) for t in range(frames.shape[0])]
+        threads = torch.get_num_threads() if self.device.type == "cpu" else 1
+        if threads <= 1:
+            outputs = [self._render_frame(frames[t : t + 1], disparity[t : t + 1], focus[t : t + 1], blur[t : t + 1], look,
+                                          None if alpha is None else alpha[t : t + 1], None, 0) for t in range(frames.shape[0])]
+            return tuple(torch.cat(parts) for parts in zip(*outputs))
+        # On CPU the slabs' layers are filtered in parallel, one thread each: their tensors are too
+        # small for torch's own threads to pay, and each layer is computed the same way whatever
+        # the number of threads, so results do not depend on it.
+        torch.set_num_threads(1)
+        try:
+            with ThreadPoolExecutor(threads, thread_name_prefix="bokehfx-slab") as pool:
+                outputs = [self._render_frame(frames[t : t + 1], disparity[t : t + 1], focus[t : t + 1], blur[t : t + 1],
+                                              look, None if alpha is None else alpha[t : t + 1], pool,
+                                              SLABS_AHEAD_PER_THREAD * threads)
+                           for t in range(frames.shape[0])]
+        finally:
+            torch.set_num_threads(threads)
         return tuple(torch.cat(parts) for parts in zip(*outputs))
 
     def _render_frame(
@@ -362,8 +400,13 @@ class PhysicalRenderer:
         blur: torch.Tensor,
         look: Look,
         alpha: torch.Tensor | None,
+        pool: ThreadPoolExecutor | None,
+        ahead: int,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Render one frame (``T == 1``) with ``K > 0``: colour, coverage and the mask of exact pixels."""
+        """Render one frame (``T == 1``) with ``K > 0``: colour, coverage and the mask of exact pixels.
+
+        The slabs' layers are computed on ``pool`` when given, at most ``ahead`` in advance of the compositing.
+        """
         s = signed_coc(disparity, focus, blur, look.max_blur)
         frames = boost_highlights(frames, s, look)
         centres = layer_centres(float(s.abs().max()), self.layer_step_px, self.layer_step_ratio)
@@ -377,37 +420,21 @@ class PhysicalRenderer:
         slabs = [j for j in range(count) if any(b > a for a, b in zip(x0[j], x1[j]))]
         radii = centres.tolist()
         reach = {j: max(abs(radii[j]), abs(radii[j + 1])) for j in slabs}
-        # How far behind nearer slabs a slab may show: the largest blur in front of it.
-        in_front, largest = {}, 0.0
-        for j in reversed(slabs):
-            in_front[j] = largest
-            largest = max(largest, reach[j])
+        in_front = blur_in_front(index, [reach.get(j, 0.0) for j in range(count)])
         h, w = s.shape[-2:]
-        context = _Frame(frames.to(self._math_dtype), None if alpha is None else alpha.to(self._math_dtype),
+        context = SlabFrame(frames.to(self._math_dtype), None if alpha is None else alpha.to(self._math_dtype),
                          index, frac.to(self._math_dtype), look, h, w, {}, {})
 
         def layer(j: int) -> list[tuple[Box, torch.Tensor]]:
-            return self._layer(context, j, radii, x0[j], x1[j], band, in_front[j] + reach[j])
+            return self._layer(context, j, radii, x0[j], x1[j], band, in_front[j])
 
-        far = [j for j in slabs if radii[j + 1] <= 0]
-        near = [j for j in reversed(slabs) if radii[j] >= 0]
-        focus_slab = radii.index(0.0)
-        far_acc, _ = self._accumulate(far, layer, front=False, shape=(s.shape[0], 4, h, w))
-        near_acc, covered = self._accumulate(near, layer, front=True, shape=(s.shape[0], 4, h, w), watch=focus_slab)
-        if far_acc is None and near_acc is None:
-            raise AssertionError("no occupied slab")
-        if far_acc is None or near_acc is None:
-            acc = far_acc if near_acc is None else near_acc
-        else:
-            acc = near_acc.addcmul_(1.0 - near_acc[:, 3:4], far_acc)
+        acc, covered = self._accumulate(self._produce(slabs, layer, pool, ahead), (s.shape[0], 4, h, w),
+                                        in_front_of=radii.index(0.0), order=slabs)
         acc = acc.to(self.dtype)
         acc_rgb, acc_cov = acc[:, :3], acc[:, 3:4]
-        if covered is None:
-            covered = torch.zeros_like(s)
         exact = (s == 0) & (covered <= INVISIBLE_COVERAGE)
         if alpha is None:
-            safe = acc_cov.clamp_min(COVERAGE_EPS)
-            rgb = torch.where(acc_cov > COVERAGE_EPS, acc_rgb / safe, frames)
+            rgb = torch.where(acc_cov > COVERAGE_EPS, acc_rgb / acc_cov.clamp_min(COVERAGE_EPS), frames)
             return rgb, torch.ones_like(acc_cov), exact
         return acc_rgb, acc_cov.clamp(0.0, 1.0), exact
 
@@ -416,66 +443,103 @@ class PhysicalRenderer:
         """Precision of filtering and compositing: float64 when asked for, float32 otherwise."""
         return torch.float64 if self.dtype == torch.float64 else torch.float32
 
-    def _layer(self, frame: "_Frame", j: int, radii: list[float], x0: list[int], x1: list[int], band: int,
-               margin: float) -> list[tuple[Box, torch.Tensor]]:
-        """Slab ``j`` filtered and upsampled to full resolution: ``(core, (T, 4, ch, cw))`` pieces.
+    def _layer(self, frame: SlabFrame, j: int, radii: list[float], x0: list[int], x1: list[int], band: int,
+               extend: float) -> list[tuple[Box, torch.Tensor]]:
+        """Slab ``j`` filtered and upsampled to full resolution, as ``(box, (T, 4, bh, bw))`` parts that add up.
 
-        ``x0``/``x1`` are the slab's column extents per band of ``band`` rows; ``margin`` is how far
-        (full-resolution pixels) its blurred, extended content can reach beyond its own pixels.
-        Outside the cores the slab adds nothing.
+        ``x0``/``x1`` are the slab's column extents per band of ``band`` rows; ``extend`` is the blur
+        of the nearer slabs around it (full-resolution pixels, see :func:`blur_in_front`). The slab
+        is cut into disjoint boxes that hold all of that input; each is blurred into its box grown
+        by the blur's reach, and the parts overlap there (overlap-add). Elsewhere the slab adds
+        nothing.
         """
         factor = self._downsample_factor(min(abs(radii[j]), abs(radii[j + 1])))
         owns = [max(factor, self._downsample_factor(abs(r), self.blur_min_radius)) for r in (radii[j], radii[j + 1])]
         align = max(owns + [factor, self.fill_downsample])
-        margin += KERNEL_MARGIN_PX + 2 * align
-        out = []
-        for core, box in slab_regions(x0, x1, band, margin, 2 * align, align, frame.h, frame.w):
-            layer = self._layer_in(frame, j, radii, box, factor, owns)
-            out.append((core, layer[..., core.y0 - box.y0 : core.y1 - box.y0, core.x0 - box.x0 : core.x1 - box.x0]))
-        return out
+        # Upsampling from a reduced level spreads a point by about two of its pixels.
+        reach = max(abs(radii[j]), abs(radii[j + 1])) + KERNEL_MARGIN_PX + (2 * max(owns) if max(owns) > 1 else 0)
+        spill = -(-math.ceil(reach) // align) * align
+        # A pixel sees the slab within the slab's own blur of it, also where nearer slabs hide the
+        # slab (rays pass beside a sharp occluder), and a blurred nearer slab lets it show through
+        # within that nearer blur: the extension covers both. Its filters (pull-push, reductions)
+        # need a cell of their grid and a little more.
+        extend += reach + self.fill_downsample + BORDER_PX
+        if self.fill_across_frame:
+            extend = float(max(frame.h, frame.w))
+        return [(grown, self._layer_in(frame, j, radii, box, grown, factor, owns))
+                for box, grown in slab_regions(x0, x1, band, extend, spill, align, frame.h, frame.w)]
 
-    def _layer_in(self, frame: "_Frame", j: int, radii: list[float], box: Box, factor: int, owns: list[int]) -> torch.Tensor:
-        """Slab ``j`` filtered on level ``factor`` inside ``box`` and upsampled to full resolution.
+    def _layer_in(self, frame: SlabFrame, j: int, radii: list[float], box: Box, grown: Box, factor: int,
+                  owns: list[int]) -> torch.Tensor:
+        """Slab ``j``'s input inside ``box``, filtered on level ``factor`` and upsampled: ``(T, 4)`` over ``grown``.
 
         A kernel part may be filtered on a coarser level (``owns``) than its slab (the slab's level
         is set by its smaller radius); parts on the same level share one convolution.
         """
         fill_factor = max(factor, self.fill_downsample)
         pieces = cut_pieces(frame.frames, frame.alpha, frame.index, frame.frac, j, box, factor)
-        lo, hi = self._extend(pieces, fill_factor // factor)
+        lo, hi = extend_behind(pieces, fill_factor // factor, self.fill_confidence)
+        rows, cols = -(-grown.height // factor), -(-grown.width // factor)
+        top, left = (box.y0 - grown.y0) // factor, (box.x0 - grown.x0) // factor
+        pad = (left, cols - left - lo.shape[-1], top, rows - top - lo.shape[-2])
         by_level: dict[int, list[tuple[torch.Tensor, float, bool]]] = {}
         for part, radius, own in ((lo, radii[j], owns[0]), (hi, radii[j + 1], owns[1])):
+            part = F.pad(part, pad) if any(pad) else part
             by_level.setdefault(own, []).append((reduce_tent(part, own // factor), self._level_radius(abs(radius), own), radius > 0))
         out = None
         for own, parts in by_level.items():
-            blurred = self._blur(parts, frame, box, own)
-            blurred = expand_bilinear(blurred, own // factor, *lo.shape[-2:])
+            blurred = blur_parts(parts, frame, grown, own, self.cat_eye_zones, self.direct_max_taps)
+            blurred = expand_bilinear(blurred, own // factor, rows, cols)
             out = blurred if out is None else out + blurred
-        return self._refine(out, factor, 1, box.height, box.width)
+        return self._refine(out, factor, 1, grown.height, grown.width)
 
-    def _accumulate(self, order: list[int], layer, front: bool, shape: tuple[int, int, int, int],
-                    watch: int | None = None) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-        """Composite the slabs of one side of the focal plane in ``order`` at full resolution.
-
-        ``front``: the accumulator lies in front of each new slab (near side, front to back);
-        otherwise behind it (far side, back to front). A slab only changes the accumulator inside
-        its box. Returns the ``(T, 4, H, W)`` result and, when slab ``watch`` is in ``order``, the
-        accumulated coverage in front of it.
-        """
-        if not order:
-            return None, None
-        acc = torch.zeros(shape, device=self.device, dtype=self._math_dtype)
-        watched = None
+    @staticmethod
+    def _produce(order: list[int], layer, pool: ThreadPoolExecutor | None, ahead: int) -> Iterator[list[tuple[Box, torch.Tensor]]]:
+        """The layers of the slabs in ``order``, in that order; on ``pool``, at most ``ahead`` computed in advance."""
+        if pool is None:
+            yield from (layer(j) for j in order)
+            return
+        pending: deque[Future] = deque()
         for j in order:
-            if j == watch:
-                watched = acc[:, 3:4].clone()
-            for box, new in layer(j):
+            pending.append(pool.submit(layer, j))
+            if len(pending) > ahead:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+    def _accumulate(self, produced: Iterator[list[tuple[Box, torch.Tensor]]], shape: tuple[int, int, int, int],
+                    in_front_of: int, order: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Composite the slabs (their layers ``produced`` in ``order``, far to near) at full resolution.
+
+        Each slab goes over the accumulator ("over" operator, back to front): a sharp foreground
+        never leaks a halo into a blurred background, and a blurred foreground spreads over a
+        sharp one. A slab's parts are added up first (in a scratch frame where they overlap), then
+        composited where they lie. Returns the ``(T, 4, H, W)`` premultiplied result and the
+        ``(T, 1, H, W)`` coverage of the slabs nearer than slab ``in_front_of``.
+        """
+        acc = torch.zeros(shape, device=self.device, dtype=self._math_dtype)
+        covered = torch.zeros_like(acc[:, :1])
+        scratch = None
+        for j in order:
+            parts = next(produced)
+            if len(parts) == 1:
+                regions = parts
+            else:
+                if scratch is None:
+                    scratch = torch.zeros_like(acc)
+                for box, new in parts:
+                    box.cut(scratch).add_(new)
+                regions = [(box, box.cut(scratch)) for box in cover([box for box, _ in parts])]
+            for box, new in regions:
+                clear = (1.0 - new[:, 3:4]).clamp_min(0.0)
                 region = box.cut(acc)
-                if front:
-                    region.addcmul_((1.0 - region[:, 3:4]).clamp_min(0.0), new)
-                else:
-                    region.copy_(new.addcmul(1.0 - new[:, 3:4], region))
-        return acc, watched
+                region.copy_(new.addcmul(clear, region))
+                if j > in_front_of:
+                    region = box.cut(covered)
+                    region.copy_(new[:, 3:4].addcmul(clear, region))
+                if len(parts) > 1:
+                    new.zero_()
+        return acc, covered
 
     @staticmethod
     def _refine(x: torch.Tensor, factor: int, target: int, h: int, w: int) -> torch.Tensor:
@@ -484,84 +548,3 @@ class PhysicalRenderer:
             factor //= 2
             x = expand_bilinear(x, 2, -(-h // factor), -(-w // factor))
         return x
-
-    def _extend(self, p: SlabPieces, fill_step: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Split a slab into its two kernel parts, extended into the area nearer slabs hide.
-
-        The slab's presence is interpolated (pull-push) into the hidden area. Behind the adjacent
-        slab (a depth step of at most one slab spacing, i.e. a continuing surface) it takes that
-        slab's own colour; behind nearer slabs, colour inpainted from the slab itself. The
-        extension is shared equally by the two kernel parts. The interpolation runs ``fill_step``
-        times coarser than the slab's level (it is smooth, so this costs little quality).
-        """
-        lower, upper = p.whole - p.upper, p.upper
-        if float(p.hidden.max()) > 0:
-            coarse = reduce_area(torch.cat((p.whole, p.below), dim=1), fill_step)
-            confidence = torch.cat((coarse[:, 3:4].expand(-1, 3, -1, -1), coarse[:, 4:5]), dim=1)
-            filled = pull_push(coarse[:, :4], confidence, self.fill_confidence)
-            filled = expand_bilinear(filled, fill_step, *upper.shape[-2:])
-            fill_rgb, presence = filled[:, :3], filled[:, 3:4].clamp_(0.0, 1.0)
-            beyond = (p.hidden - p.adjacent[:, 3:4]).clamp_min_(0.0)
-            half = torch.cat((p.adjacent[:, :3].addcmul(beyond, fill_rgb), p.hidden), dim=1).mul_(presence.mul_(0.5))
-            lower.add_(half)
-            upper = upper + half
-        return lower, upper
-
-    def _blur(self, parts: list[tuple[torch.Tensor, float, bool]], frame: "_Frame", box: Box, factor: int) -> torch.Tensor:
-        """Convolve layer parts ``(tensor, radius, near)`` (inside ``box``, at reduction ``factor``) with their kernels.
-
-        Far parts see the aperture upright; near parts (in front of the focal plane) see it
-        point-reflected, as a thin lens does. With cat-eye vignetting, kernels are interpolated
-        between ``cat_eye_zones`` x ``cat_eye_zones`` frame positions (scatter form: each source
-        pixel's kernel is the bilinear mix of its zone kernels). ``frame`` caches rasterised
-        kernels and their FFTs for the duration of one render.
-        """
-        look = frame.look
-
-        def kernel(radius: float, near: bool, position: tuple[float, float], device, dtype) -> torch.Tensor:
-            key = (radius, near, position)
-            if key not in frame.kernels:
-                k = aperture_kernel(radius, look, position, device=device, dtype=dtype)
-                frame.kernels[key] = k.flip(0, 1) if near else k
-            return frame.kernels[key]
-
-        pairs = []
-        for layer, radius, near in parts:
-            device, dtype = layer.device, layer.dtype
-            if radius < 0.5:
-                pairs.append((layer, torch.ones((1, 1), device=device, dtype=dtype)))
-                continue
-            if look.cat_eye == 0:
-                pairs.append((layer, kernel(radius, near, (0.0, 0.0), device, dtype)))
-                continue
-            _, _, h, w = layer.shape
-            n = self.cat_eye_zones
-            half_diag = math.hypot(frame.w, frame.h) / 2
-            scale_x, scale_y = (frame.w / 2) / half_diag, (frame.h / 2) / half_diag
-            # Frame positions in [-1, 1] of this level's pixels inside the box.
-            xs = torch.linspace(-1.0, 1.0, -(-frame.w // factor), device=device, dtype=dtype)
-            ys = torch.linspace(-1.0, 1.0, -(-frame.h // factor), device=device, dtype=dtype)
-            xs = xs[box.x0 // factor : box.x0 // factor + w]
-            ys = ys[box.y0 // factor : box.y0 // factor + h]
-            spacing = 2.0 / (n - 1)
-            for cy in torch.linspace(-1.0, 1.0, n).tolist():
-                wy = (1.0 - (ys - cy).abs() / spacing).clamp_min(0.0).view(1, 1, h, 1)
-                for cx in torch.linspace(-1.0, 1.0, n).tolist():
-                    wx = (1.0 - (xs - cx).abs() / spacing).clamp_min(0.0).view(1, 1, 1, w)
-                    pairs.append((layer * (wy * wx), kernel(radius, near, (cx * scale_x, cy * scale_y), device, dtype)))
-        return convolve_sum(pairs, self.direct_max_taps, frame.spectra)
-
-
-@dataclass
-class _Frame:
-    """What every slab of one render reads: the frames, their slab map, the look and the kernel caches."""
-
-    frames: torch.Tensor
-    alpha: torch.Tensor | None
-    index: torch.Tensor
-    frac: torch.Tensor
-    look: Look
-    h: int
-    w: int
-    kernels: dict
-    spectra: dict

@@ -74,53 +74,68 @@ def band_extents(index: torch.Tensor, count: int, band: int) -> tuple[list[list[
     return x0.view(count, bands).tolist(), x1.view(count, bands).tolist()
 
 
-def slab_regions(x0: list[int], x1: list[int], band: int, margin: float, slack: float, align: int,
-                 h: int, w: int) -> list[tuple[Box, Box]]:
-    """Where one slab is worked on: ``(core, box)`` pairs, cores disjoint, each box its core plus a halo.
+#: Work, in pixels of area, that one more box costs in fixed overhead (calls, small tensors): runs
+#: of bands are merged into one box while that costs less than this more area.
+BOX_OVERHEAD_PX = 16384
 
-    A slab changes the picture within ``margin`` pixels of its own pixels (``x0``/``x1``: its column
-    extent per band of ``band`` rows, from :func:`band_extents`). That region is described band by
-    band and cut into cores: runs of bands merged into one rectangle while that is cheaper than
-    working on them apart. A core spans every column the slab reaches in its rows, so what reaches
-    it from other rows lies within ``margin`` rows above and below: its result is computed on its
-    box, the core grown by ``margin`` rows and by ``slack`` on every side (room for the filters'
-    borders), on the grid of ``align``. ``band`` is a multiple of ``align``.
+
+def slab_regions(x0: list[int], x1: list[int], band: int, extend: float, spill: int, align: int,
+                 h: int, w: int) -> list[tuple[Box, Box]]:
+    """Where one slab is worked on: ``(box, grown)`` pairs with disjoint boxes that hold all its input.
+
+    A slab's input (its pixels and their extension behind nearer slabs) lies within ``extend``
+    pixels of its own pixels (``x0``/``x1``: its column extent per band of ``band`` rows, from
+    :func:`band_extents`). That area is described band by band and cut into boxes, runs of bands
+    merged into one rectangle while that costs less than working on them apart. Boxes are
+    disjoint, so their blurred results add up (overlap-add): each box is blurred into ``grown``,
+    the box grown by ``spill`` pixels (the blur's reach), clipped to the frame. Box corners lie on
+    the grid of ``align`` (``band`` and ``spill`` are multiples of it).
     """
     bands = len(x0)
-    reach = int(math.ceil(margin / band))
-    pad = int(math.ceil(margin))
+    reach = int(math.ceil(extend / band))
+    pad = int(math.ceil(extend))
+    starts = [a if b > a else w for a, b in zip(x0, x1)]
+    ends = [b if b > a else 0 for a, b in zip(x0, x1)]
     spans: list[tuple[int, int] | None] = []
     for b in range(bands):
-        near = [k for k in range(max(0, b - reach), min(bands, b + reach + 1)) if x1[k] > x0[k]]
-        if not near:
-            spans.append(None)
-            continue
-        lo = max(0, (min(x0[k] for k in near) - pad) // align * align)
-        hi = min(w, -(-(max(x1[k] for k in near) + pad) // align) * align)
-        spans.append((lo, hi))
-    grow, side = int(math.ceil(margin + slack)), int(math.ceil(slack))
+        lo, hi = min(starts[max(0, b - reach) : b + reach + 1]), max(ends[max(0, b - reach) : b + reach + 1])
+        spans.append((max(0, (lo - pad) // align * align), min(w, -(-(hi + pad) // align) * align)) if hi > lo else None)
 
     def cost(y0: int, y1: int, lo: int, hi: int) -> int:
-        return (min(h, y1 + grow) - max(0, y0 - grow)) * (min(w, hi + side) - max(0, lo - side))
+        return (min(h, y1 + spill) - max(0, y0 - spill)) * (min(w, hi + spill) - max(0, lo - spill)) + BOX_OVERHEAD_PX
 
-    cores: list[list[int]] = []
+    boxes: list[list[int]] = []
     for b, span in enumerate(spans):
         if span is None:
             continue
         y0, y1 = b * band, min(h, (b + 1) * band)
-        if cores and cores[-1][1] == y0:
-            c = cores[-1]
+        if boxes and boxes[-1][1] == y0:
+            c = boxes[-1]
             lo, hi = min(c[2], span[0]), max(c[3], span[1])
             if cost(c[0], y1, lo, hi) <= cost(*c) + cost(y0, y1, *span):
-                cores[-1] = [c[0], y1, lo, hi]
+                boxes[-1] = [c[0], y1, lo, hi]
                 continue
-        cores.append([y0, y1, *span])
-    regions = []
-    for y0, y1, lo, hi in cores:
-        box = Box(max(0, (y0 - grow) // align * align), min(h, -(-(y1 + grow) // align) * align),
-                  max(0, (lo - side) // align * align), min(w, -(-(hi + side) // align) * align))
-        regions.append((Box(y0, y1, lo, hi), box))
-    return regions
+        boxes.append([y0, y1, *span])
+    return [(Box(y0, y1, lo, hi), Box(max(0, y0 - spill), min(h, y1 + spill), max(0, lo - spill), min(w, hi + spill)))
+            for y0, y1, lo, hi in boxes]
+
+
+def cover(boxes: list[Box]) -> list[Box]:
+    """Disjoint rectangles that together cover every pixel of ``boxes`` (row runs of their union)."""
+    cuts = sorted({b.y0 for b in boxes} | {b.y1 for b in boxes})
+    out: list[Box] = []
+    for y0, y1 in zip(cuts, cuts[1:]):
+        rows = [b for b in boxes if b.y0 < y1 and b.y1 > y0]
+        if not rows:
+            continue
+        lo, hi = min(b.x0 for b in rows), max(b.x1 for b in rows)
+        if out and out[-1].y1 == y0 and (max(hi, out[-1].x1) - min(lo, out[-1].x0)) * (y1 - out[-1].y0) <= (
+                (out[-1].x1 - out[-1].x0) * out[-1].height + (hi - lo) * (y1 - y0) + BOX_OVERHEAD_PX):
+            last = out.pop()
+            out.append(Box(last.y0, y1, min(lo, last.x0), max(hi, last.x1)))
+        else:
+            out.append(Box(y0, y1, lo, hi))
+    return out
 
 
 class SlabPieces:
@@ -172,3 +187,48 @@ def cut_pieces(frames: torch.Tensor, weight: torch.Tensor | None, index: torch.T
     torch.mul(rgb, upper_cov, out=stacked[:, 4:7])
     torch.mul(rgb, adjacent, out=stacked[:, 8:11])
     return SlabPieces(reduce_area(stacked, factor))
+
+
+#: Side in full-resolution pixels of the tiles on which the blur in front of each slab is looked up.
+REACH_TILE = 32
+
+
+def blur_in_front(index: torch.Tensor, reach: list[float], tile: int = REACH_TILE) -> list[float]:
+    """How far each slab's extension behind nearer slabs can show: the largest blur in front of it, nearby.
+
+    A nearer slab shows what lies behind it only within its own CoC of its silhouette, so slab
+    ``j`` needs to be extended behind nearer slabs by the largest ``reach`` of the nearer slabs
+    around its own pixels: within that same distance (found by iterating from the largest
+    nearer reach anywhere, which bounds it) plus its own reach. Looked up on tiles of ``tile``
+    pixels, so the answer errs on the large side by at most a tile.
+
+    Args:
+        index (`torch.Tensor`): ``(T, 1, H, W)`` int64 slab of every pixel.
+        reach (`list[float]`): largest kernel radius of every slab (0 for empty slabs), in pixels.
+        tile (`int`): tile side in pixels.
+
+    Returns:
+        `list[float]`: per slab, the reach in pixels of the nearer slabs that can show it.
+    """
+    count = len(reach)
+    h, w = index.shape[-2:]
+    th, tw = -(-h // tile), -(-w // tile)
+    cells = ((torch.arange(h, device=index.device) // tile).view(h, 1) * tw
+             + (torch.arange(w, device=index.device) // tile).view(1, w))
+    present = torch.zeros(count * th * tw, device=index.device, dtype=torch.float32)
+    present[(index * (th * tw) + cells).reshape(-1)] = 1.0
+    present = present.view(count, 1, th, tw)
+    radii = torch.tensor(reach, device=index.device, dtype=torch.float32).view(count, 1, 1, 1)
+    # nearer[j] = largest reach of the slabs i > j present in each tile.
+    nearer = (present * radii).flip(0).cummax(dim=0).values.flip(0)
+    nearer = torch.cat((nearer[1:], torch.zeros_like(nearer[:1])), dim=0)
+    anywhere = nearer.amax(dim=(1, 2, 3)).tolist()
+    result = []
+    for j in range(count):
+        if reach[j] == 0 or anywhere[j] == 0:
+            result.append(0.0)
+            continue
+        steps = int(math.ceil((anywhere[j] + reach[j]) / tile))
+        around = torch.nn.functional.max_pool2d(present[j : j + 1], 2 * steps + 1, stride=1, padding=steps)
+        result.append(float((around * nearer[j : j + 1]).max()))
+    return result

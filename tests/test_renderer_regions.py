@@ -1,0 +1,168 @@
+"""Where the physical renderer works on each slab: boxes around its pixels, overlap-add, nearby blur."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import bokehfx.renderers.physical as physical
+import bokehfx.renderers.slabs as slabs
+from bokehfx.renderers import Look, PhysicalRenderer
+from bokehfx.renderers.slabs import Box, blur_in_front, cover, slab_regions
+
+
+def _mask(boxes: list[Box], h: int, w: int) -> torch.Tensor:
+    count = torch.zeros(h, w, dtype=torch.int64)
+    for b in boxes:
+        count[b.y0 : b.y1, b.x0 : b.x1] += 1
+    return count
+
+
+def test_regions_hold_every_pixel_the_slab_reaches_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(slabs, "BOX_OVERHEAD_PX", 0)
+    h, w, band, extend, spill, align = 256, 320, 32, 10.0, 12, 4
+    bands = h // band
+    # A steep diagonal strip: each band's pixels sit 30 columns right of the band above.
+    x0 = [20 + 30 * b for b in range(bands)]
+    x1 = [x + 24 for x in x0]
+    x1[3] = x0[3]  # one band holds no pixel of the slab
+    regions = slab_regions(x0, x1, band, extend, spill, align, h, w)
+    boxes = [box for box, _ in regions]
+    assert len(boxes) > 1
+    assert int(_mask(boxes, h, w).max()) == 1  # disjoint: their blurred results simply add up
+    covered = _mask(boxes, h, w) > 0
+    for b in range(bands):
+        for k in (b - 1, b, b + 1):  # the extension reaches rows of the neighbouring bands
+            if 0 <= k < bands and x1[k] > x0[k]:
+                rows = slice(b * band, (b + 1) * band)
+                assert covered[rows, max(0, x0[k] - int(extend)) : x1[k] + int(extend)].all(), (b, k)
+    for box, grown in regions:
+        assert min(box.y0, box.x0) % align == 0
+        assert grown == Box(max(0, box.y0 - spill), min(h, box.y1 + spill), max(0, box.x0 - spill), min(w, box.x1 + spill))
+
+
+def test_cover_is_disjoint_and_covers_the_union() -> None:
+    gen = torch.Generator().manual_seed(0)
+    boxes = []
+    for _ in range(12):
+        y0, x0 = (int(v) for v in torch.randint(0, 90, (2,), generator=gen))
+        boxes.append(Box(y0, y0 + int(torch.randint(4, 30, (1,), generator=gen)), x0, x0 + int(torch.randint(4, 30, (1,), generator=gen))))
+    parts = cover(boxes)
+    assert int(_mask(parts, 130, 130).max()) == 1
+    assert bool(((_mask(parts, 130, 130) > 0) >= (_mask(boxes, 130, 130) > 0)).all())
+
+
+def _stripe_scene(h: int = 256, w: int = 640) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    gen = torch.Generator().manual_seed(2)
+    frames = torch.rand(1, 3, h, w, generator=gen)
+    y, x = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+    stripe = ((x - 2.2 * y - 10).abs() < 6).float().view(1, 1, h, w)
+    disparity = 0.3 * stripe
+    return frames, disparity, stripe
+
+
+def test_a_slab_cut_into_many_boxes_renders_as_in_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A diagonal stripe (the nearest thing, so nothing hides it) over transparent background: the
+    # stripe's slab is one box when boxes are expensive and many when they are free; overlap-add
+    # makes both the same.
+    frames, disparity, alpha = _stripe_scene()
+    args = (frames, disparity, torch.tensor([1.0]), torch.tensor([20.0]), Look())
+    counts = []
+    original = physical.slab_regions
+
+    def counting(*a, **k):
+        regions = original(*a, **k)
+        counts.append(len(regions))
+        return regions
+
+    monkeypatch.setattr(physical, "slab_regions", counting)
+    monkeypatch.setattr(slabs, "BOX_OVERHEAD_PX", 10**12)
+    whole, whole_cov = PhysicalRenderer().render_rgba(*args, alpha=alpha)
+    assert max(counts) == 1
+    counts.clear()
+    monkeypatch.setattr(slabs, "BOX_OVERHEAD_PX", 0)
+    split, split_cov = PhysicalRenderer().render_rgba(*args, alpha=alpha)
+    assert max(counts) > 1
+    assert torch.allclose(split, whole, atol=2e-5)
+    assert torch.allclose(split_cov, whole_cov, atol=2e-5)
+
+
+def test_work_follows_the_area_slabs_cover_not_their_number(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A full-frame disparity ramp occupies every slab; each is a band across the frame, so the
+    # boxes worked on add up to a few frames' area, not one frame per slab.
+    h, w = 135, 480
+    frames = torch.rand(1, 3, h, w, generator=torch.Generator().manual_seed(1))
+    disparity = torch.linspace(0.0, 1.0, w).view(1, 1, 1, w).expand(1, 1, h, w).contiguous()
+    areas = []
+    original = PhysicalRenderer._layer_in
+
+    def measuring(self, frame, j, radii, box, grown, factor, owns):
+        areas.append(grown.height * grown.width)
+        return original(self, frame, j, radii, box, grown, factor, owns)
+
+    monkeypatch.setattr(PhysicalRenderer, "_layer_in", measuring)
+    PhysicalRenderer().render(frames, disparity, torch.tensor([0.45]), torch.tensor([20.0]), Look())
+    assert len(areas) >= 20
+    assert sum(areas) < 4 * h * w
+
+
+def test_blur_in_front_is_looked_up_around_the_slab() -> None:
+    # Slab 0 (far) on the left, slab 1 next to it, slab 2 (near, 20 px of blur) on the right:
+    # slab 2 borders slab 1 but is far from slab 0, which only slab 1 can show.
+    h, w = 64, 400
+    index = torch.ones(1, 1, h, w, dtype=torch.int64)
+    index[..., :60] = 0
+    index[..., 330:] = 2
+    reach = [1.0, 2.0, 20.0]
+    assert blur_in_front(index, reach) == [2.0, 20.0, 0.0]
+    index[..., 70:] = 2  # the blurred slab now comes within its blur of slab 0
+    assert blur_in_front(index, reach) == [20.0, 20.0, 0.0]
+
+
+def test_results_do_not_depend_on_the_thread_count() -> None:
+    gen = torch.Generator().manual_seed(5)
+    frames = torch.rand(1, 3, 72, 128, generator=gen)
+    disparity = torch.linspace(0.0, 1.0, 128).view(1, 1, 1, 128).expand(1, 1, 72, 128).contiguous()
+    args = (frames, disparity, torch.tensor([0.4]), torch.tensor([24.0]), Look(aperture="polygon", cat_eye=0.3))
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = PhysicalRenderer().render(*args)
+        torch.set_num_threads(3)
+        three = PhysicalRenderer().render(*args)
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(one, three)
+
+
+def test_a_layer_with_coverage_above_one_hides_what_lies_behind_without_subtracting_it() -> None:
+    # Extensions overlapping a slab's own pixels can take its coverage past 1: "over" must then hide
+    # the layers behind it, not subtract them.
+    back = torch.ones(1, 4, 4, 4)
+    front = torch.cat((torch.full((1, 3, 4, 4), 0.5), torch.full((1, 1, 4, 4), 1.2)), dim=1)
+    box = Box(0, 4, 0, 4)
+    produced = iter([[(box, back)], [(box, front.clone())]])
+    acc, covered = PhysicalRenderer()._accumulate(produced, (1, 4, 4, 4), in_front_of=0, order=[0, 1])
+    assert torch.allclose(acc, front)
+    assert torch.allclose(covered, torch.full((1, 1, 4, 4), 1.2))
+
+
+def test_final_quality_extends_every_slab_across_the_frame(monkeypatch: pytest.MonkeyPatch) -> None:
+    frames, disparity, _ = _stripe_scene()
+    whole = Box(0, frames.shape[-2], 0, frames.shape[-1])
+    seen = []
+    original = physical.slab_regions
+
+    def recording(*a, **k):
+        regions = original(*a, **k)
+        seen.append([grown for _, grown in regions])
+        return regions
+
+    monkeypatch.setattr(physical, "slab_regions", recording)
+    args = (frames, disparity, torch.tensor([1.0]), torch.tensor([20.0]), Look())
+    PhysicalRenderer(quality="final").render(*args)
+    assert seen and all(regions == [whole] for regions in seen)
+    seen.clear()
+    PhysicalRenderer(quality="normal").render(*args)
+    assert any(regions != [whole] for regions in seen)
