@@ -17,7 +17,7 @@ from bokehfx.depth.source import SidecarDepth
 from bokehfx.errors import OutputError
 from bokehfx.io.background import BackgroundWriter
 from bokehfx.io.source import Frame
-from bokehfx.pipeline.concurrent import ConcurrentFrames
+from bokehfx.pipeline.concurrent import ConcurrentFrames, side_by_side
 from bokehfx.pipeline.dof import UNTOUCHED_TOLERANCE, _keep_unchanged
 from bokehfx.pipeline.job import RenderRequest, run_render
 from tests.media_factory import decode_rgb48, write_clip, write_sequence
@@ -193,6 +193,17 @@ def test_a_failing_frame_is_raised_by_the_job_and_the_workers_stop() -> None:
     assert len(stage.advanced) <= 3 + 2 + 1  # nothing ran on far beyond the failure
     assert torch.get_num_threads() == before
     assert not any(t.name.startswith("bokehfx-render") for t in threading.enumerate())
+
+
+@pytest.mark.parametrize("threads, device, expected", [(1, "cpu", True), (2, "cpu", True), (4, "cpu", False),
+                                                       (2, "cuda", False)])
+def test_frames_go_side_by_side_only_where_each_gets_one_cpu_thread(threads, device, expected) -> None:
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        assert side_by_side(device) is expected
+    finally:
+        torch.set_num_threads(before)
 
 
 # -- untouched pixels ----------------------------------------------------------------------------

@@ -6,7 +6,8 @@ the encoder, another program) a barrier waits for a descheduled thread: measured
 cores, a frame that renders in 0.3 s then takes several seconds. :class:`ConcurrentFrames`
 renders ``workers`` frames at once instead, each on its own thread with ``threads`` torch
 threads (torch's budget shared out: one each on a 2-core machine), so the cores stay busy
-without barriers.
+without barriers. It is used where each frame gets one thread (:func:`side_by_side`); with more
+threads the engine parallelises one frame over its depth slabs itself.
 
 The stage's per-frame state (depth, focus plan, tracking) still advances on the caller's thread
 in frame order; only the engine's pure work and the in-focus check run on the workers. It is a
@@ -31,6 +32,13 @@ from bokehfx.io.source import Frame
 #: per-frame memory (about 0.75 GB at 1080p) for little gain, so larger machines give each
 #: frame more torch threads instead.
 CPU_FRAME_WORKERS = 2
+
+
+def side_by_side(device: str) -> bool:
+    """Whether a render on ``device`` should render frames side by side: on a CPU whose torch thread
+    budget leaves one thread per frame. With more threads the physical engine spreads one frame's
+    depth slabs over its own pool of single-threaded workers, without a second frame's memory."""
+    return device == "cpu" and torch.get_num_threads() < 2 * CPU_FRAME_WORKERS
 
 
 def default_threads(workers: int) -> int:

@@ -142,9 +142,9 @@ def render_clip(request: RenderRequest, settings: DofSettings, *, progress: Prog
     stage = stage_class(depth, plan, info, engine or _engine(settings), settings.look, view=settings.view,
                         first_index=first, plan_origin=plan_origin, device=settings.device,
                         frame_count=frame_count, on_lost=settings.on_lost, subjects=subjects)
-    if settings.device == "cpu" and settings.diffusion is None:  # frames side by side, one core each
-        from bokehfx.pipeline.concurrent import ConcurrentFrames
+    from bokehfx.pipeline.concurrent import ConcurrentFrames, side_by_side
 
+    if settings.diffusion is None and side_by_side(settings.device):  # frames side by side, one core each
         with ConcurrentFrames(stage) as frames_at_once:
             result = run_render(request, renderer=frames_at_once, progress=progress, info=info)
     else:
