@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+import warnings
 from fractions import Fraction
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from bokehfx.errors import OutputError
 from bokehfx.io.background import BackgroundWriter
 from bokehfx.io.source import Frame
 from bokehfx.pipeline.concurrent import ConcurrentFrames, side_by_side
-from bokehfx.pipeline.dof import UNTOUCHED_TOLERANCE, _keep_unchanged
+from bokehfx.pipeline.dof import UNTOUCHED_TOLERANCE, _batch, _keep_unchanged
 from bokehfx.pipeline.job import RenderRequest, run_render
 from tests.media_factory import decode_rgb48, write_clip, write_sequence
 
@@ -234,6 +235,16 @@ def test_untouched_pixels_are_those_of_the_definition(coc_fraction: float, with_
     np.testing.assert_array_equal(out, np.where(expected[..., None], source, image))
     if with_alpha:
         np.testing.assert_array_equal(alpha, np.where(expected, a_source, a_image))
+
+
+def test_one_frame_goes_to_the_engine_as_a_view_and_a_read_only_one_as_a_copy() -> None:
+    image = np.ones((H, W, 3), np.float32)
+    assert np.shares_memory(_batch([image]), image)
+    image.setflags(write=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # torch warns about read-only arrays
+        tensor = torch.from_numpy(_batch([image]))
+    assert tensor.shape == (1, H, W, 3) and not np.shares_memory(tensor.numpy(), image)
 
 
 # -- depth -------------------------------------------------------------------------------------

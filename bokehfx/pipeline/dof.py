@@ -184,8 +184,9 @@ _NOWHERE = (np.zeros(0, np.intp), np.zeros(0, np.intp))
 
 
 def _batch(arrays: list[np.ndarray]) -> np.ndarray:
-    """Arrays stacked on a new first axis; one array becomes a view of itself, not a copy."""
-    return arrays[0][None] if len(arrays) == 1 else np.stack(arrays)
+    """Arrays stacked on a new first axis; one writable array becomes a view of itself, not a copy
+    (torch warns about read-only arrays, which a depth source may hand out)."""
+    return arrays[0][None] if len(arrays) == 1 and arrays[0].flags.writeable else np.stack(arrays)
 
 
 def _channel_max_abs(values: np.ndarray) -> np.ndarray:
