@@ -381,12 +381,14 @@ class PhysicalRenderer:
             outputs = [self._render_frame(frames[t : t + 1], disparity[t : t + 1], focus[t : t + 1], blur[t : t + 1], look,
                                           None if alpha is None else alpha[t : t + 1], None, 0) for t in range(frames.shape[0])]
             return tuple(torch.cat(parts) for parts in zip(*outputs))
-        # On CPU the slabs' layers are filtered in parallel, one thread each: their tensors are too
-        # small for torch's own threads to pay, and each layer is computed the same way whatever
-        # the number of threads, so results do not depend on it.
+        # On CPU the slabs' layers are filtered in parallel, one torch thread per worker: their
+        # tensors are too small for torch's own threads to pay (their barriers wait on busy cores),
+        # and each layer is computed the same way whatever the number of threads, so results do not
+        # depend on it. This thread's whole-frame steps run on one torch thread meanwhile too.
         torch.set_num_threads(1)
         try:
-            with ThreadPoolExecutor(threads, thread_name_prefix="bokehfx-slab") as pool:
+            with ThreadPoolExecutor(threads, thread_name_prefix="bokehfx-slab", initializer=torch.set_num_threads,
+                                    initargs=(1,)) as pool:
                 outputs = [self._render_frame(frames[t : t + 1], disparity[t : t + 1], focus[t : t + 1], blur[t : t + 1],
                                               look, None if alpha is None else alpha[t : t + 1], pool,
                                               SLABS_AHEAD_PER_THREAD * threads)
