@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -148,7 +150,7 @@ def test_a_layer_with_coverage_above_one_hides_what_lies_behind_without_subtract
     assert torch.allclose(covered, torch.full((1, 1, 4, 4), 1.2))
 
 
-def test_final_quality_extends_every_slab_across_the_frame(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_infinite_fill_reach_extends_every_slab_across_the_frame(monkeypatch: pytest.MonkeyPatch) -> None:
     frames, disparity, _ = _stripe_scene()
     whole = Box(0, frames.shape[-2], 0, frames.shape[-1])
     seen = []
@@ -161,8 +163,8 @@ def test_final_quality_extends_every_slab_across_the_frame(monkeypatch: pytest.M
 
     monkeypatch.setattr(physical, "slab_regions", recording)
     args = (frames, disparity, torch.tensor([1.0]), torch.tensor([20.0]), Look())
-    PhysicalRenderer(quality="final").render(*args)
+    PhysicalRenderer(fill_reach=math.inf).render(*args)
     assert seen and all(regions == [whole] for regions in seen)
     seen.clear()
-    PhysicalRenderer(quality="normal").render(*args)
+    PhysicalRenderer().render(*args)
     assert any(regions != [whole] for regions in seen)

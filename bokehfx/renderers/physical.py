@@ -76,13 +76,13 @@ LEVEL_VARIANCE = 0.3
 
 #: Renderer settings per quality: ``lowres_min_radius`` sets how coarse a slab's level may be,
 #: ``layer_step_px`` / ``layer_step_ratio`` how finely depth is sliced.
-QUALITY_PRESETS: dict[str, dict[str, float | bool]] = {
+QUALITY_PRESETS: dict[str, dict[str, float]] = {
     "draft": {"lowres_min_radius": 1.0, "blur_min_radius": 1.0, "lowres_shape_radius": 4.0, "layer_step_px": 1.5,
-              "layer_step_ratio": 0.25, "fill_across_frame": False},
+              "layer_step_ratio": 0.25, "fill_reach": 1.0},
     "normal": {"lowres_min_radius": 4.0, "blur_min_radius": 4.0, "lowres_shape_radius": 6.0, "layer_step_px": 1.0,
-               "layer_step_ratio": 0.15, "fill_across_frame": False},
+               "layer_step_ratio": 0.15, "fill_reach": 1.0},
     "final": {"lowres_min_radius": 6.0, "blur_min_radius": 6.0, "lowres_shape_radius": 8.0, "layer_step_px": 1.0,
-              "layer_step_ratio": 0.1, "fill_across_frame": True},
+              "layer_step_ratio": 0.1, "fill_reach": 6.0},
 }
 QUALITIES: tuple[str, ...] = tuple(QUALITY_PRESETS)
 
@@ -197,10 +197,11 @@ class PhysicalRenderer:
         fill_downsample (`int`, defaults to 4):
             Reduction (power of two) at which the hidden-area fill is interpolated; the fill is
             smooth, so this costs little quality and saves most of its time.
-        fill_across_frame (`bool`, *optional*):
-            Extend every slab behind nearer slabs across the whole frame (the fill then draws on
-            the whole frame) instead of only where that can show, near its own pixels. Much slower
-            on continuous depth; on by default at final quality only.
+        fill_reach (`float`, *optional*):
+            How far each slab is extended behind nearer slabs, in units of the distance over which
+            that can show (its own blur plus the blur of the nearer slabs around it): 1 at draft
+            and normal quality, 6 at final (the fill then draws on a wider area; slower). ``inf``
+            extends every slab across the whole frame.
         chunk_frames (`int`, defaults to 4):
             Frames rendered together (a batch); bounds memory. Results do not depend on it.
     """
@@ -220,7 +221,7 @@ class PhysicalRenderer:
         cat_eye_zones: int = 3,
         direct_max_taps: int = 25,
         fill_downsample: int = 4,
-        fill_across_frame: bool | None = None,
+        fill_reach: float | None = None,
         chunk_frames: int = 4,
     ) -> None:
         if dtype not in (torch.float16, torch.bfloat16, torch.float32, torch.float64):
@@ -233,7 +234,7 @@ class PhysicalRenderer:
         lowres_min_radius = preset["lowres_min_radius"] if lowres_min_radius is None else lowres_min_radius
         lowres_shape_radius = preset["lowres_shape_radius"] if lowres_shape_radius is None else lowres_shape_radius
         blur_min_radius = preset["blur_min_radius"] if blur_min_radius is None else blur_min_radius
-        fill_across_frame = preset["fill_across_frame"] if fill_across_frame is None else fill_across_frame
+        fill_reach = preset["fill_reach"] if fill_reach is None else fill_reach
         if not layer_step_px > 0 or not layer_step_ratio >= 0:
             raise UsageError(f"layer_step_px must be > 0 and layer_step_ratio >= 0, got {layer_step_px!r}, {layer_step_ratio!r}")
         if not min(lowres_min_radius, lowres_shape_radius, blur_min_radius) > 0:
@@ -243,6 +244,8 @@ class PhysicalRenderer:
             raise UsageError(f"max_downsample must be a power of two >= 1, got {max_downsample!r}")
         if not 0 < fill_confidence <= 1:
             raise UsageError(f"fill_confidence must be in (0, 1], got {fill_confidence!r}")
+        if not fill_reach >= 1:
+            raise UsageError(f"fill_reach must be >= 1, got {fill_reach!r}")
         if fill_downsample < 1 or fill_downsample & (fill_downsample - 1):
             raise UsageError(f"fill_downsample must be a power of two >= 1, got {fill_downsample!r}")
         if chunk_frames < 1:
@@ -262,7 +265,7 @@ class PhysicalRenderer:
         self.cat_eye_zones = cat_eye_zones
         self.direct_max_taps = direct_max_taps
         self.fill_downsample = fill_downsample
-        self.fill_across_frame = bool(fill_across_frame)
+        self.fill_reach = fill_reach
         self.chunk_frames = chunk_frames
 
     def render(
@@ -378,12 +381,14 @@ class PhysicalRenderer:
             outputs = [self._render_frame(frames[t : t + 1], disparity[t : t + 1], focus[t : t + 1], blur[t : t + 1], look,
                                           None if alpha is None else alpha[t : t + 1], None, 0) for t in range(frames.shape[0])]
             return tuple(torch.cat(parts) for parts in zip(*outputs))
-        # On CPU the slabs' layers are filtered in parallel, one thread each: their tensors are too
-        # small for torch's own threads to pay, and each layer is computed the same way whatever
-        # the number of threads, so results do not depend on it.
+        # On CPU the slabs' layers are filtered in parallel, one torch thread per worker: their
+        # tensors are too small for torch's own threads to pay (their barriers wait on busy cores),
+        # and each layer is computed the same way whatever the number of threads, so results do not
+        # depend on it. This thread's whole-frame steps run on one torch thread meanwhile too.
         torch.set_num_threads(1)
         try:
-            with ThreadPoolExecutor(threads, thread_name_prefix="bokehfx-slab") as pool:
+            with ThreadPoolExecutor(threads, thread_name_prefix="bokehfx-slab", initializer=torch.set_num_threads,
+                                    initargs=(1,)) as pool:
                 outputs = [self._render_frame(frames[t : t + 1], disparity[t : t + 1], focus[t : t + 1], blur[t : t + 1],
                                               look, None if alpha is None else alpha[t : t + 1], pool,
                                               SLABS_AHEAD_PER_THREAD * threads)
@@ -463,9 +468,7 @@ class PhysicalRenderer:
         # slab (rays pass beside a sharp occluder), and a blurred nearer slab lets it show through
         # within that nearer blur: the extension covers both. Its filters (pull-push, reductions)
         # need a cell of their grid and a little more.
-        extend += reach + self.fill_downsample + BORDER_PX
-        if self.fill_across_frame:
-            extend = float(max(frame.h, frame.w))
+        extend = min(self.fill_reach * (extend + reach), float(max(frame.h, frame.w))) + self.fill_downsample + BORDER_PX
         return [(grown, self._layer_in(frame, j, radii, box, grown, factor, owns))
                 for box, grown in slab_regions(x0, x1, band, extend, spill, align, frame.h, frame.w)]
 
