@@ -39,7 +39,8 @@ class SlabFrame:
     spectra: dict
 
 
-def extend_behind(p: SlabPieces, fill_step: int, fill_confidence: float) -> tuple[torch.Tensor, torch.Tensor]:
+def extend_behind(p: SlabPieces, fill_step: int, fill_confidence: float,
+                  into: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Split a slab into its two kernel parts, extended into the area nearer slabs hide.
 
     The slab's presence is interpolated (pull-push) into the hidden area. Behind the adjacent
@@ -47,11 +48,17 @@ def extend_behind(p: SlabPieces, fill_step: int, fill_confidence: float) -> tupl
     slab's own colour; behind nearer slabs, colour inpainted from the slab itself. The
     extension is shared equally by the two kernel parts. The interpolation runs ``fill_step``
     times coarser than the slab's level (it is smooth, so this costs little quality);
-    ``fill_confidence`` is the pull-push trust threshold. Returns the lower and upper kernel parts.
+    ``fill_confidence`` is the pull-push trust threshold. Returns the lower and upper kernel parts,
+    written into ``into`` (``(T, 8, h, w)``: lower, then upper) when given.
     """
-    lower, upper = p.whole - p.upper, p.upper
+    if into is None:
+        lower, upper = p.whole - p.upper, p.upper.clone()
+    else:
+        lower, upper = into[:, :4], into[:, 4:]
+        torch.sub(p.whole, p.upper, out=lower)
+        upper.copy_(p.upper)
     if float(p.hidden.max()) > 0:
-        coarse = reduce_area(torch.cat((p.whole, p.below), dim=1), fill_step)
+        coarse = torch.cat((reduce_area(p.whole, fill_step), reduce_area(p.below, fill_step)), dim=1)
         confidence = torch.cat((coarse[:, 3:4].expand(-1, 3, -1, -1), coarse[:, 4:5]), dim=1)
         filled = pull_push(coarse[:, :4], confidence, fill_confidence)
         filled = expand_bilinear(filled, fill_step, *upper.shape[-2:])
@@ -59,7 +66,7 @@ def extend_behind(p: SlabPieces, fill_step: int, fill_confidence: float) -> tupl
         beyond = (p.hidden - p.adjacent[:, 3:4]).clamp_min_(0.0)
         half = torch.cat((p.adjacent[:, :3].addcmul(beyond, fill_rgb), p.hidden), dim=1).mul_(presence.mul_(0.5))
         lower.add_(half)
-        upper = upper + half
+        upper.add_(half)
     return lower, upper
 
 

@@ -43,7 +43,6 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import torch
-import torch.nn.functional as F
 
 from bokehfx.errors import UsageError
 from bokehfx.renderers.aperture import KERNEL_MARGIN_PX
@@ -481,13 +480,19 @@ class PhysicalRenderer:
         """
         fill_factor = max(factor, self.fill_downsample)
         pieces = cut_pieces(frame.frames, frame.alpha, frame.index, frame.frac, j, box, factor)
-        lo, hi = extend_behind(pieces, fill_factor // factor, self.fill_confidence)
         rows, cols = -(-grown.height // factor), -(-grown.width // factor)
         top, left = (box.y0 - grown.y0) // factor, (box.x0 - grown.x0) // factor
-        pad = (left, cols - left - lo.shape[-1], top, rows - top - lo.shape[-2])
+        h, w = pieces.whole.shape[-2:]
+        # The parts are written into zeros over the grown box: beyond the box the slab adds nothing.
+        if (h, w) == (rows, cols):
+            lo, hi = extend_behind(pieces, fill_factor // factor, self.fill_confidence)
+        else:
+            grown_parts = pieces.whole.new_zeros((pieces.whole.shape[0], 8, rows, cols))
+            extend_behind(pieces, fill_factor // factor, self.fill_confidence,
+                          grown_parts[..., top : top + h, left : left + w])
+            lo, hi = grown_parts[:, :4], grown_parts[:, 4:]
         by_level: dict[int, list[tuple[torch.Tensor, float, bool]]] = {}
         for part, radius, own in ((lo, radii[j], owns[0]), (hi, radii[j + 1], owns[1])):
-            part = F.pad(part, pad) if any(pad) else part
             by_level.setdefault(own, []).append((reduce_tent(part, own // factor), self._level_radius(abs(radius), own), radius > 0))
         out = None
         for own, parts in by_level.items():
