@@ -11,6 +11,7 @@ Which codec a container takes is asked of the muxer itself, with a header writte
 
 from __future__ import annotations
 
+import gc
 import io
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -58,6 +59,12 @@ def _trial(format_name: str, add: Callable[[av.container.OutputContainer], objec
 
     trial = av.open(io.BytesIO(), mode="w", format=format_name)
     level, skip = av.logging.get_level(), av.logging.get_skip_repeated()
+    # While FFmpeg logs into Python, freeing a decoded picture (which releases the GIL) can meet a
+    # codec thread logging: collect garbage first and not during the trial, so no picture is freed
+    # by the collector inside this window.
+    gc.collect()
+    collecting = gc.isenabled()
+    gc.disable()
     av.logging.set_level(av.logging.ERROR)  # FFmpeg's reason is only kept while errors are logged,
     av.logging.set_skip_repeated(False)  # and the same refusal may come for every clip of a batch
     try:
@@ -70,6 +77,8 @@ def _trial(format_name: str, add: Callable[[av.container.OutputContainer], objec
     finally:
         av.logging.set_level(level)
         av.logging.set_skip_repeated(skip)
+        if collecting:
+            gc.enable()
         try:
             trial.close()
         except (ValueError, av.error.FFmpegError):
