@@ -10,7 +10,7 @@ import torch
 import bokehfx.renderers.physical as physical
 import bokehfx.renderers.slabs as slabs
 from bokehfx.renderers import Look, PhysicalRenderer
-from bokehfx.renderers.slabs import Box, blur_in_front, cover, slab_regions
+from bokehfx.renderers.slabs import Box, blur_in_front, cover, occlusion_groups, slab_regions
 
 
 def _mask(boxes: list[Box], h: int, w: int) -> torch.Tensor:
@@ -98,13 +98,13 @@ def test_work_follows_the_area_slabs_cover_not_their_number(monkeypatch: pytest.
     areas = []
     original = PhysicalRenderer._layer_in
 
-    def measuring(self, frame, j, radii, box, grown, factor, owns):
+    def measuring(self, frame, group, radii, box, grown, factor, owns):
         areas.append(grown.height * grown.width)
-        return original(self, frame, j, radii, box, grown, factor, owns)
+        return original(self, frame, group, radii, box, grown, factor, owns)
 
     monkeypatch.setattr(PhysicalRenderer, "_layer_in", measuring)
     PhysicalRenderer().render(frames, disparity, torch.tensor([0.45]), torch.tensor([20.0]), Look())
-    assert len(areas) >= 20
+    assert len(areas) >= 12
     assert sum(areas) < 4 * h * w
 
 
@@ -168,3 +168,26 @@ def test_an_infinite_fill_reach_extends_every_slab_across_the_frame(monkeypatch:
     seen.clear()
     PhysicalRenderer().render(*args)
     assert any(regions != [whole] for regions in seen)
+
+
+def test_slices_merge_outward_from_the_focal_plane_within_the_occlusion_step() -> None:
+    radii = [-4.6, -3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0, 4.0, 5.5]
+    focus = radii.index(0.0)
+    groups = occlusion_groups(radii, focus, 2.0)
+    assert groups == [(0, 1), (1, 3), (3, 4), (4, 5), (5, 7), (7, 8), (8, 9)]
+    flat = [j for j0, j1 in groups for j in range(j0, j1)]
+    assert flat == list(range(len(radii) - 1))  # every slice once, far to near
+    assert all(radii[j1] - radii[j0] <= 2.0 for j0, j1 in groups if j1 - j0 > 1)
+    assert occlusion_groups(radii, focus, 0.0) == [(j, j + 1) for j in range(len(radii) - 1)]
+
+
+def test_merged_slices_keep_each_pixels_own_blur() -> None:
+    # A constant-depth frame lies in one slice: merging it with its neighbours changes nothing.
+    gen = torch.Generator().manual_seed(3)
+    frames = torch.rand(1, 3, 48, 64, generator=gen)
+    for d in (0.1, 0.3, 0.55):
+        disparity = torch.full((1, 1, 48, 64), d)
+        args = (frames, disparity, torch.tensor([0.7]), torch.tensor([10.0]), Look())
+        alone = PhysicalRenderer(occlusion_step_px=0.0).render(*args)
+        merged = PhysicalRenderer(occlusion_step_px=2.0).render(*args)
+        assert torch.allclose(alone, merged, atol=1e-5), d

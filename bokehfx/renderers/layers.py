@@ -40,34 +40,33 @@ class SlabFrame:
 
 
 def extend_behind(p: SlabPieces, fill_step: int, fill_confidence: float,
-                  into: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Split a slab into its two kernel parts, extended into the area nearer slabs hide.
+                  into: torch.Tensor | None = None) -> torch.Tensor:
+    """A slab's kernel parts, extended into the area nearer slabs hide.
 
     The slab's presence is interpolated (pull-push) into the hidden area. Behind the adjacent
-    slab (a depth step of at most one slab spacing, i.e. a continuing surface) it takes that
-    slab's own colour; behind nearer slabs, colour inpainted from the slab itself. The
-    extension is shared equally by the two kernel parts. The interpolation runs ``fill_step``
-    times coarser than the slab's level (it is smooth, so this costs little quality);
-    ``fill_confidence`` is the pull-push trust threshold. Returns the lower and upper kernel parts,
-    written into ``into`` (``(T, 8, h, w)``: lower, then upper) when given.
+    slice (a depth step of at most one slice spacing, i.e. a continuing surface) it takes that
+    slice's own colour; behind nearer slices, colour inpainted from the slab itself. The
+    extension is shared equally by the slab's first and last kernel parts. The interpolation runs
+    ``fill_step`` times coarser than the slab's level (it is smooth, so this costs little
+    quality); ``fill_confidence`` is the pull-push trust threshold. Returns the ``(T, 4 n, h, w)``
+    parts, written into ``into`` when given.
     """
     if into is None:
-        lower, upper = p.whole - p.upper, p.upper.clone()
+        parts = p.parts.clone()
     else:
-        lower, upper = into[:, :4], into[:, 4:]
-        torch.sub(p.whole, p.upper, out=lower)
-        upper.copy_(p.upper)
+        parts = into
+        parts.copy_(p.parts)
     if float(p.hidden.max()) > 0:
         coarse = torch.cat((reduce_area(p.whole, fill_step), reduce_area(p.below, fill_step)), dim=1)
         confidence = torch.cat((coarse[:, 3:4].expand(-1, 3, -1, -1), coarse[:, 4:5]), dim=1)
         filled = pull_push(coarse[:, :4], confidence, fill_confidence)
-        filled = expand_bilinear(filled, fill_step, *upper.shape[-2:])
+        filled = expand_bilinear(filled, fill_step, *parts.shape[-2:])
         fill_rgb, presence = filled[:, :3], filled[:, 3:4].clamp_(0.0, 1.0)
         beyond = (p.hidden - p.adjacent[:, 3:4]).clamp_min_(0.0)
         half = torch.cat((p.adjacent[:, :3].addcmul(beyond, fill_rgb), p.hidden), dim=1).mul_(presence.mul_(0.5))
-        lower.add_(half)
-        upper.add_(half)
-    return lower, upper
+        parts[:, :4].add_(half)
+        parts[:, -4:].add_(half)
+    return parts
 
 
 def blur_parts(parts: list[tuple[torch.Tensor, float, bool]], frame: SlabFrame, box: Box, factor: int, cat_eye_zones: int,

@@ -4,10 +4,12 @@ How it works (frame by frame; on CPU the slabs of a frame are filtered in parall
 
 1. The signed circle-of-confusion radius ``s = K * (d - F)`` (pixels; negative = far, positive =
    near) is computed per pixel and clamped to ``look.max_blur``.
-2. ``s`` is cut into slabs at a fixed grid of radii (0, then steps of ``layer_step_px`` growing
-   geometrically by ``layer_step_ratio``). Slabs set the occlusion order. Inside its slab a pixel
-   is blurred by a mix of the kernels at the slab's two bounding radii, linear in its position,
-   so the blur varies continuously with depth: there is no banding between slices.
+2. ``s`` is cut into slices at a fixed grid of radii (0, then steps of ``layer_step_px`` growing
+   geometrically by ``layer_step_ratio``). Inside its slice a pixel is blurred by a mix of the
+   kernels at the slice's two bounding radii, linear in its position, so the blur varies
+   continuously with depth: there is no banding between slices. Slices are grouped into slabs,
+   which set the occlusion order: consecutive slices within ``occlusion_step_px`` of CoC form one
+   slab (on a continuing surface nothing occludes between them), the rest a slab each.
 3. A slab only changes the picture near its own pixels: within its kernel radius, and, for the
    area it is extended into behind nearer slabs (step 5), within the blur of the nearer slabs
    around it. So each slab is worked on only there: its area is cut into disjoint boxes, row band
@@ -49,7 +51,8 @@ from bokehfx.renderers.aperture import KERNEL_MARGIN_PX
 from bokehfx.renderers.base import Look, check_inputs
 from bokehfx.renderers.filters import expand_bilinear, reduce_tent
 from bokehfx.renderers.layers import SlabFrame, blur_parts, extend_behind
-from bokehfx.renderers.slabs import BAND_ROWS, Box, band_extents, blur_in_front, cover, cut_pieces, slab_regions
+from bokehfx.renderers.slabs import (BAND_ROWS, Box, band_extents, blur_in_front, cover, cut_pieces, occlusion_groups,
+                                    slab_regions)
 
 #: Slab layers computed in advance of the compositing per thread (bounds the memory they hold).
 SLABS_AHEAD_PER_THREAD = 2
@@ -77,11 +80,11 @@ LEVEL_VARIANCE = 0.3
 #: ``layer_step_px`` / ``layer_step_ratio`` how finely depth is sliced.
 QUALITY_PRESETS: dict[str, dict[str, float]] = {
     "draft": {"lowres_min_radius": 1.0, "blur_min_radius": 1.0, "lowres_shape_radius": 4.0, "layer_step_px": 1.5,
-              "layer_step_ratio": 0.25, "fill_reach": 1.0},
+              "layer_step_ratio": 0.25, "fill_reach": 1.0, "occlusion_step_px": 2.0},
     "normal": {"lowres_min_radius": 4.0, "blur_min_radius": 4.0, "lowres_shape_radius": 6.0, "layer_step_px": 1.0,
-               "layer_step_ratio": 0.15, "fill_reach": 1.0},
+               "layer_step_ratio": 0.15, "fill_reach": 1.0, "occlusion_step_px": 2.0},
     "final": {"lowres_min_radius": 6.0, "blur_min_radius": 6.0, "lowres_shape_radius": 8.0, "layer_step_px": 1.0,
-              "layer_step_ratio": 0.1, "fill_reach": 6.0},
+              "layer_step_ratio": 0.1, "fill_reach": 6.0, "occlusion_step_px": 0.0},
 }
 QUALITIES: tuple[str, ...] = tuple(QUALITY_PRESETS)
 
@@ -196,6 +199,11 @@ class PhysicalRenderer:
         fill_downsample (`int`, defaults to 4):
             Reduction (power of two) at which the hidden-area fill is interpolated; the fill is
             smooth, so this costs little quality and saves most of its time.
+        occlusion_step_px (`float`, *optional*):
+            Consecutive depth slices within this many pixels of CoC are composited as one layer
+            (their occlusion between them is a sum, each keeping its own kernels): 2 at draft and
+            normal quality, 0 (every slice its own layer) at final. The slices touching the
+            focal plane always stay alone.
         fill_reach (`float`, *optional*):
             How far each slab is extended behind nearer slabs, in units of the distance over which
             that can show (its own blur plus the blur of the nearer slabs around it): 1 at draft
@@ -221,6 +229,7 @@ class PhysicalRenderer:
         direct_max_taps: int = 25,
         fill_downsample: int = 4,
         fill_reach: float | None = None,
+        occlusion_step_px: float | None = None,
         chunk_frames: int = 4,
     ) -> None:
         if dtype not in (torch.float16, torch.bfloat16, torch.float32, torch.float64):
@@ -234,6 +243,7 @@ class PhysicalRenderer:
         lowres_shape_radius = preset["lowres_shape_radius"] if lowres_shape_radius is None else lowres_shape_radius
         blur_min_radius = preset["blur_min_radius"] if blur_min_radius is None else blur_min_radius
         fill_reach = preset["fill_reach"] if fill_reach is None else fill_reach
+        occlusion_step_px = preset["occlusion_step_px"] if occlusion_step_px is None else occlusion_step_px
         if not layer_step_px > 0 or not layer_step_ratio >= 0:
             raise UsageError(f"layer_step_px must be > 0 and layer_step_ratio >= 0, got {layer_step_px!r}, {layer_step_ratio!r}")
         if not min(lowres_min_radius, lowres_shape_radius, blur_min_radius) > 0:
@@ -243,6 +253,8 @@ class PhysicalRenderer:
             raise UsageError(f"max_downsample must be a power of two >= 1, got {max_downsample!r}")
         if not 0 < fill_confidence <= 1:
             raise UsageError(f"fill_confidence must be in (0, 1], got {fill_confidence!r}")
+        if not occlusion_step_px >= 0:
+            raise UsageError(f"occlusion_step_px must be >= 0, got {occlusion_step_px!r}")
         if not fill_reach >= 1:
             raise UsageError(f"fill_reach must be >= 1, got {fill_reach!r}")
         if fill_downsample < 1 or fill_downsample & (fill_downsample - 1):
@@ -265,6 +277,7 @@ class PhysicalRenderer:
         self.direct_max_taps = direct_max_taps
         self.fill_downsample = fill_downsample
         self.fill_reach = fill_reach
+        self.occlusion_step_px = occlusion_step_px
         self.chunk_frames = chunk_frames
 
     def render(
@@ -421,19 +434,24 @@ class PhysicalRenderer:
         frac = ((s - lower) / (bounds[index + 1] - lower)).clamp(0.0, 1.0)
         band = max(BAND_ROWS, self.max_downsample)
         x0, x1 = band_extents(index, count, band)
-        slabs = [j for j in range(count) if any(b > a for a, b in zip(x0[j], x1[j]))]
+        occupied = [any(b > a for a, b in zip(x0[j], x1[j])) for j in range(count)]
         radii = centres.tolist()
-        reach = {j: max(abs(radii[j]), abs(radii[j + 1])) for j in slabs}
-        in_front = blur_in_front(index, [reach.get(j, 0.0) for j in range(count)])
+        reach = [max(abs(radii[j]), abs(radii[j + 1])) if occupied[j] else 0.0 for j in range(count)]
+        in_front = blur_in_front(index, reach)
+        focus_slice = radii.index(0.0)
+        groups = [g for g in occlusion_groups(radii, focus_slice, self.occlusion_step_px) if any(occupied[g[0] : g[1]])]
         h, w = s.shape[-2:]
         context = SlabFrame(frames.to(self._math_dtype), None if alpha is None else alpha.to(self._math_dtype),
-                         index, frac.to(self._math_dtype), look, h, w, {}, {})
+                            index, frac.to(self._math_dtype), look, h, w, {}, {})
 
-        def layer(j: int) -> list[tuple[Box, torch.Tensor]]:
-            return self._layer(context, j, radii, x0[j], x1[j], band, in_front[j])
+        def layer(group: tuple[int, int]) -> list[tuple[Box, torch.Tensor]]:
+            j0, j1 = group
+            starts = [min(x0[j][b] for j in range(j0, j1)) for b in range(len(x0[j0]))]
+            ends = [max(x1[j][b] for j in range(j0, j1)) for b in range(len(x0[j0]))]
+            return self._layer(context, group, radii, starts, ends, band, max(in_front[j0:j1]))
 
-        acc, covered = self._accumulate(self._produce(slabs, layer, pool, ahead), (s.shape[0], 4, h, w),
-                                        in_front_of=radii.index(0.0), order=slabs)
+        acc, covered = self._accumulate(self._produce(groups, layer, pool, ahead), (s.shape[0], 4, h, w),
+                                        in_front_of=focus_slice, order=[g[0] for g in groups])
         acc = acc.to(self.dtype)
         acc_rgb, acc_cov = acc[:, :3], acc[:, 3:4]
         exact = (s == 0) & (covered <= INVISIBLE_COVERAGE)
@@ -447,9 +465,9 @@ class PhysicalRenderer:
         """Precision of filtering and compositing: float64 when asked for, float32 otherwise."""
         return torch.float64 if self.dtype == torch.float64 else torch.float32
 
-    def _layer(self, frame: SlabFrame, j: int, radii: list[float], x0: list[int], x1: list[int], band: int,
-               extend: float) -> list[tuple[Box, torch.Tensor]]:
-        """Slab ``j`` filtered and upsampled to full resolution, as ``(box, (T, 4, bh, bw))`` parts that add up.
+    def _layer(self, frame: SlabFrame, group: tuple[int, int], radii: list[float], x0: list[int], x1: list[int],
+               band: int, extend: float) -> list[tuple[Box, torch.Tensor]]:
+        """The slab of slices ``group = (j0, j1)`` filtered and upsampled, as ``(box, (T, 4, bh, bw))`` parts that add up.
 
         ``x0``/``x1`` are the slab's column extents per band of ``band`` rows; ``extend`` is the blur
         of the nearer slabs around it (full-resolution pixels, see :func:`blur_in_front`). The slab
@@ -457,52 +475,53 @@ class PhysicalRenderer:
         by the blur's reach, and the parts overlap there (overlap-add). Elsewhere the slab adds
         nothing.
         """
-        factor = self._downsample_factor(min(abs(radii[j]), abs(radii[j + 1])))
-        owns = [max(factor, self._downsample_factor(abs(r), self.blur_min_radius)) for r in (radii[j], radii[j + 1])]
+        j0, j1 = group
+        kernel_radii = radii[j0 : j1 + 1]
+        factor = self._downsample_factor(min(abs(r) for r in kernel_radii))
+        owns = [max(factor, self._downsample_factor(abs(r), self.blur_min_radius)) for r in kernel_radii]
         align = max(owns + [factor, self.fill_downsample])
         # Upsampling from a reduced level spreads a point by about two of its pixels.
-        reach = max(abs(radii[j]), abs(radii[j + 1])) + KERNEL_MARGIN_PX + (2 * max(owns) if max(owns) > 1 else 0)
+        reach = max(abs(r) for r in kernel_radii) + KERNEL_MARGIN_PX + (2 * max(owns) if max(owns) > 1 else 0)
         spill = -(-math.ceil(reach) // align) * align
         # A pixel sees the slab within the slab's own blur of it, also where nearer slabs hide the
         # slab (rays pass beside a sharp occluder), and a blurred nearer slab lets it show through
         # within that nearer blur: the extension covers both. Its filters (pull-push, reductions)
         # need a cell of their grid and a little more.
         extend = min(self.fill_reach * (extend + reach), float(max(frame.h, frame.w))) + self.fill_downsample + BORDER_PX
-        return [(grown, self._layer_in(frame, j, radii, box, grown, factor, owns))
+        return [(grown, self._layer_in(frame, group, kernel_radii, box, grown, factor, owns))
                 for box, grown in slab_regions(x0, x1, band, extend, spill, align, frame.h, frame.w)]
 
-    def _layer_in(self, frame: SlabFrame, j: int, radii: list[float], box: Box, grown: Box, factor: int,
-                  owns: list[int]) -> torch.Tensor:
-        """Slab ``j``'s input inside ``box``, filtered on level ``factor`` and upsampled: ``(T, 4)`` over ``grown``.
+    def _layer_in(self, frame: SlabFrame, group: tuple[int, int], kernel_radii: list[float], box: Box, grown: Box,
+                  factor: int, owns: list[int]) -> torch.Tensor:
+        """The slab's input inside ``box``, filtered on level ``factor`` and upsampled: ``(T, 4)`` over ``grown``.
 
         A kernel part may be filtered on a coarser level (``owns``) than its slab (the slab's level
-        is set by its smaller radius); parts on the same level share one convolution.
+        is set by its smallest radius); parts on the same level share one convolution.
         """
         fill_factor = max(factor, self.fill_downsample)
-        pieces = cut_pieces(frame.frames, frame.alpha, frame.index, frame.frac, j, box, factor)
+        pieces = cut_pieces(frame.frames, frame.alpha, frame.index, frame.frac, *group, box, factor)
         rows, cols = -(-grown.height // factor), -(-grown.width // factor)
         top, left = (box.y0 - grown.y0) // factor, (box.x0 - grown.x0) // factor
         h, w = pieces.whole.shape[-2:]
         # The parts are written into zeros over the grown box: beyond the box the slab adds nothing.
         if (h, w) == (rows, cols):
-            lo, hi = extend_behind(pieces, fill_factor // factor, self.fill_confidence)
+            parts = extend_behind(pieces, fill_factor // factor, self.fill_confidence)
         else:
-            grown_parts = pieces.whole.new_zeros((pieces.whole.shape[0], 8, rows, cols))
-            extend_behind(pieces, fill_factor // factor, self.fill_confidence,
-                          grown_parts[..., top : top + h, left : left + w])
-            lo, hi = grown_parts[:, :4], grown_parts[:, 4:]
+            parts = pieces.whole.new_zeros((pieces.whole.shape[0], pieces.parts.shape[1], rows, cols))
+            extend_behind(pieces, fill_factor // factor, self.fill_confidence, parts[..., top : top + h, left : left + w])
         by_level: dict[int, list[tuple[torch.Tensor, float, bool]]] = {}
-        for part, radius, own in ((lo, radii[j], owns[0]), (hi, radii[j + 1], owns[1])):
-            by_level.setdefault(own, []).append((reduce_tent(part, own // factor), self._level_radius(abs(radius), own), radius > 0))
+        for k, (radius, own) in enumerate(zip(kernel_radii, owns)):
+            part = reduce_tent(parts[:, 4 * k : 4 * k + 4], own // factor)
+            by_level.setdefault(own, []).append((part, self._level_radius(abs(radius), own), radius > 0))
         out = None
-        for own, parts in by_level.items():
-            blurred = blur_parts(parts, frame, grown, own, self.cat_eye_zones, self.direct_max_taps)
+        for own, level_parts in by_level.items():
+            blurred = blur_parts(level_parts, frame, grown, own, self.cat_eye_zones, self.direct_max_taps)
             blurred = expand_bilinear(blurred, own // factor, rows, cols)
             out = blurred if out is None else out + blurred
         return self._refine(out, factor, 1, grown.height, grown.width)
 
     @staticmethod
-    def _produce(order: list[int], layer, pool: ThreadPoolExecutor | None, ahead: int) -> Iterator[list[tuple[Box, torch.Tensor]]]:
+    def _produce(order: list, layer, pool: ThreadPoolExecutor | None, ahead: int) -> Iterator[list[tuple[Box, torch.Tensor]]]:
         """The layers of the slabs in ``order``, in that order; on ``pool``, at most ``ahead`` computed in advance."""
         if pool is None:
             yield from (layer(j) for j in order)

@@ -139,53 +139,74 @@ def cover(boxes: list[Box]) -> list[Box]:
 
 
 class SlabPieces:
-    """One slab's inputs inside its box at its level: views into one ``(T, 14, h, w)`` tensor.
+    """One slab's inputs inside its box at its level: views into one ``(T, 10 + 4 n, h, w)`` tensor.
+
+    A slab here is a run of consecutive depth slices ``[j0, j1)`` composited as one layer; its
+    pixels are blurred by the kernels at the ``n = j1 - j0 + 1`` radii bounding those slices.
 
     Attributes:
         whole: premultiplied colour (3 channels) and coverage (1) of the slab.
-        upper: the same for the slab's upper kernel part (4).
-        adjacent: premultiplied colour (3) and coverage (1) of the next nearer slab.
-        hidden: coverage of nearer slabs, i.e. of the area this slab may extend behind (1).
-        below: fraction of the area in this or a farther slab, whatever its alpha (1).
+        adjacent: premultiplied colour (3) and coverage (1) of the next nearer slice.
+        hidden: coverage of nearer slices, i.e. of the area this slab may extend behind (1).
+        below: fraction of the area in this or a farther slice, whatever its alpha (1).
+        parts: the premultiplied colour and coverage (4 each) blurred by each kernel, ``(T, 4 n, h, w)``.
     """
 
     def __init__(self, stacked: torch.Tensor) -> None:
         self.stacked = stacked
-        self.whole, self.upper, self.adjacent = stacked[:, 0:4], stacked[:, 4:8], stacked[:, 8:12]
-        self.hidden, self.below = stacked[:, 12:13], stacked[:, 13:14]
+        self.whole, self.adjacent = stacked[:, 0:4], stacked[:, 4:8]
+        self.hidden, self.below, self.parts = stacked[:, 8:9], stacked[:, 9:10], stacked[:, 10:]
 
 
 def cut_pieces(frames: torch.Tensor, weight: torch.Tensor | None, index: torch.Tensor, frac: torch.Tensor,
-               j: int, box: Box, factor: int) -> SlabPieces:
-    """The pieces of slab ``j`` inside ``box``, averaged to reduction ``factor``.
+               j0: int, j1: int, box: Box, factor: int) -> SlabPieces:
+    """The pieces of the slab of slices ``[j0, j1)`` inside ``box``, averaged to reduction ``factor``.
 
     Args:
         frames (`torch.Tensor`): ``(T, 3, H, W)`` colour.
         weight (`torch.Tensor`, *optional*): ``(T, 1, H, W)`` coverage (alpha); ``None``: opaque.
-        index (`torch.Tensor`): ``(T, 1, H, W)`` int64 slab of every pixel.
-        frac (`torch.Tensor`): ``(T, 1, H, W)`` position inside the slab (weight of the upper kernel).
-        j (`int`): the slab.
+        index (`torch.Tensor`): ``(T, 1, H, W)`` int64 slice of every pixel.
+        frac (`torch.Tensor`): ``(T, 1, H, W)`` position inside the slice (weight of its upper kernel).
+        j0, j1 (`int`): the slices.
         box (`Box`): where; its corner is on the grid of ``factor``.
         factor (`int`): the reduction, a power of two.
     """
     rgb, idx, fr = box.cut(frames), box.cut(index), box.cut(frac)
     t, _, bh, bw = rgb.shape
-    stacked = torch.empty((t, 14, bh, bw), device=rgb.device, dtype=rgb.dtype)
-    content, upper_cov, adjacent = stacked[:, 3:4], stacked[:, 7:8], stacked[:, 11:12]
-    hidden, below = stacked[:, 12:13], stacked[:, 13:14]
-    torch.le(idx, j, out=below)
-    torch.eq(idx, j, out=content)
-    torch.eq(idx, j + 1, out=adjacent)
-    torch.gt(idx, j, out=hidden)
+    n = j1 - j0 + 1
+    stacked = torch.empty((t, 10 + 4 * n, bh, bw), device=rgb.device, dtype=rgb.dtype)
+    content, adjacent, hidden, below = stacked[:, 3:4], stacked[:, 7:8], stacked[:, 8:9], stacked[:, 9:10]
+    torch.lt(idx, j1, out=below)
+    torch.eq(idx, j1, out=adjacent)
+    torch.ge(idx, j1, out=hidden)
+    if n == 2:
+        torch.eq(idx, j0, out=content)
+    else:
+        torch.logical_and(below, idx >= j0, out=content)
     if weight is not None:
         wgt = box.cut(weight)
         content.mul_(wgt)
         adjacent.mul_(wgt)
         hidden.mul_(wgt)
-    torch.mul(content, fr, out=upper_cov)
+    upper = content * fr
+    parts = stacked[:, 10:]
+    if n == 2:
+        torch.sub(content, upper, out=parts[:, 3:4])
+        parts[:, 7:8].copy_(upper)
+    else:
+        # Kernel k takes the lower share of slice j0 + k and the upper share of slice j0 + k - 1.
+        lower = content - upper
+        for k in range(n - 1):
+            inside = (idx == j0 + k).to(rgb.dtype)
+            torch.mul(lower, inside, out=parts[:, 4 * k + 3 : 4 * k + 4])
+            if k > 0:
+                parts[:, 4 * k + 3 : 4 * k + 4].addcmul_(upper, previous)
+            previous = inside
+        torch.mul(upper, previous, out=parts[:, 4 * n - 1 : 4 * n])
+    for k in range(n):
+        torch.mul(rgb, parts[:, 4 * k + 3 : 4 * k + 4], out=parts[:, 4 * k : 4 * k + 3])
     torch.mul(rgb, content, out=stacked[:, 0:3])
-    torch.mul(rgb, upper_cov, out=stacked[:, 4:7])
-    torch.mul(rgb, adjacent, out=stacked[:, 8:11])
+    torch.mul(rgb, adjacent, out=stacked[:, 4:7])
     return SlabPieces(reduce_area(stacked, factor))
 
 
@@ -232,3 +253,39 @@ def blur_in_front(index: torch.Tensor, reach: list[float], tile: int = REACH_TIL
         around = torch.nn.functional.max_pool2d(present[j : j + 1], 2 * steps + 1, stride=1, padding=steps)
         result.append(float((around * nearer[j : j + 1]).max()))
     return result
+
+
+def occlusion_groups(radii: list[float], focus: int, step: float) -> list[tuple[int, int]]:
+    """Runs ``(j0, j1)`` of consecutive depth slices composited as one slab, far to near.
+
+    Slices are merged outward from the focal plane while a run spans at most ``step`` pixels of
+    CoC: between them "over" is replaced by a sum, which changes nothing on a continuing surface
+    and little where their blur differs by so little; each slice keeps its own kernels, so every
+    pixel is still blurred by its own radius. The two slices that touch the focal plane (``focus``
+    is the index of the slice starting at radius 0) stay alone, so in-focus pixels keep their
+    exactness and what covers them.
+
+    Args:
+        radii (`list[float]`): slice boundaries, ascending (``len(radii) - 1`` slices).
+        focus (`int`): the slice ``[0, radii[focus + 1])``.
+        step (`float`): the largest CoC span of a merged run, in pixels.
+    """
+    count = len(radii) - 1
+    near: list[tuple[int, int]] = []
+    j0 = focus + 1
+    while j0 < count:
+        j1 = j0 + 1
+        while j1 < count and radii[j1 + 1] - radii[j0] <= step:
+            j1 += 1
+        near.append((j0, j1))
+        j0 = j1
+    far: list[tuple[int, int]] = []
+    j1 = focus - 1
+    while j1 > 0:
+        j0 = j1 - 1
+        while j0 > 0 and radii[j1] - radii[j0 - 1] <= step:
+            j0 -= 1
+        far.append((j0, j1))
+        j1 = j0
+    middle = [(j, j + 1) for j in (focus - 1, focus) if 0 <= j < count]
+    return far[::-1] + middle + near
