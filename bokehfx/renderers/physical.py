@@ -396,17 +396,13 @@ class PhysicalRenderer:
         # On CPU the slabs' layers are filtered in parallel, one torch thread per worker: their
         # tensors are too small for torch's own threads to pay (their barriers wait on busy cores),
         # and each layer is computed the same way whatever the number of threads, so results do not
-        # depend on it. This thread's whole-frame steps run on one torch thread meanwhile too.
-        torch.set_num_threads(1)
-        try:
-            with ThreadPoolExecutor(threads, thread_name_prefix="bokehfx-slab", initializer=torch.set_num_threads,
-                                    initargs=(1,)) as pool:
-                outputs = [self._render_frame(frames[t : t + 1], disparity[t : t + 1], focus[t : t + 1], blur[t : t + 1],
-                                              look, None if alpha is None else alpha[t : t + 1], pool,
-                                              SLABS_AHEAD_PER_THREAD * threads)
-                           for t in range(frames.shape[0])]
-        finally:
-            torch.set_num_threads(threads)
+        # depend on it. The whole-frame steps before and after keep torch's threads.
+        with ThreadPoolExecutor(threads, thread_name_prefix="bokehfx-slab", initializer=torch.set_num_threads,
+                                initargs=(1,)) as pool:
+            outputs = [self._render_frame(frames[t : t + 1], disparity[t : t + 1], focus[t : t + 1], blur[t : t + 1],
+                                          look, None if alpha is None else alpha[t : t + 1], pool,
+                                          SLABS_AHEAD_PER_THREAD * threads)
+                       for t in range(frames.shape[0])]
         return tuple(torch.cat(parts) for parts in zip(*outputs))
 
     def _render_frame(
@@ -450,8 +446,14 @@ class PhysicalRenderer:
             ends = [max(x1[j][b] for j in range(j0, j1)) for b in range(len(x0[j0]))]
             return self._layer(context, group, radii, starts, ends, band, max(in_front[j0:j1]))
 
-        acc, covered = self._accumulate(self._produce(groups, layer, pool, ahead), (s.shape[0], 4, h, w),
-                                        in_front_of=focus_slice, order=[g[0] for g in groups])
+        threads = torch.get_num_threads()
+        if pool is not None:
+            torch.set_num_threads(1)  # this thread composites while the workers filter
+        try:
+            acc, covered = self._accumulate(self._produce(groups, layer, pool, ahead), (s.shape[0], 4, h, w),
+                                            in_front_of=focus_slice, order=[g[0] for g in groups])
+        finally:
+            torch.set_num_threads(threads)
         acc = acc.to(self.dtype)
         acc_rgb, acc_cov = acc[:, :3], acc[:, 3:4]
         exact = (s == 0) & (covered <= INVISIBLE_COVERAGE)
