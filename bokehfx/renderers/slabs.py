@@ -1,17 +1,20 @@
-"""What each depth slab holds, cut to the box it can reach, at the resolution it is filtered at.
+"""Where each depth slab is worked on, and what it holds there.
 
-The physical renderer cuts the signed CoC into slabs (see :mod:`bokehfx.renderers.physical`).
-A slab only changes the picture near its own pixels: within its largest kernel radius, plus, for
-the area it is extended into behind nearer slabs, the largest blur of those nearer slabs (a nearer
-object shows what lies behind it only within its own CoC of its silhouette). Every slab is
-therefore worked on inside a box around its pixels (:class:`Box`), so the cost of a frame follows
-the area the slabs cover rather than the number of slabs times the frame: on continuous depth
-(floors, walls, faces) each slab is a band and its box a small part of the frame.
+The physical renderer cuts the signed CoC into slices and composites runs of them as slabs (see
+:mod:`bokehfx.renderers.physical` and :func:`occlusion_groups`). A slab only changes the picture
+near its own pixels: within its own blur of them, also behind nearer slabs (rays pass beside a
+sharp occluder), and within the blur of the nearer slabs around it (a blurred occluder shows what
+lies behind it near its silhouette; :func:`blur_in_front`). That area is described band by band
+(:func:`band_extents`) and cut into disjoint boxes (:func:`slab_regions`); each box is blurred
+into itself grown by the blur's reach and the grown boxes add up (overlap-add), so the cost of a
+frame follows the area the slabs cover rather than their number times the frame: on continuous
+depth (floors, walls, faces) each slab is a band and its boxes a small part of the frame.
 
-Inside its box a slab needs, at its own pyramid level (a reduction by a power of two ``f``), the
-area averages of a few per-pixel quantities (:class:`SlabPieces`): its premultiplied colour and
-coverage, the same for its upper kernel part, the colour and coverage of the next nearer slab, the
-coverage that nearer slabs hide, and the area of this and all farther slabs.
+Inside a box a slab needs, at its own pyramid level (a reduction by a power of two ``f``), the
+area averages of a few per-pixel quantities (:class:`SlabPieces`, :func:`cut_pieces`): its
+premultiplied colour and coverage, the share of it each of its kernels blurs, the colour and
+coverage of the next nearer slice, the coverage that nearer slices hide, and the area of this and
+all farther slices.
 """
 
 from __future__ import annotations
@@ -196,13 +199,15 @@ def cut_pieces(frames: torch.Tensor, weight: torch.Tensor | None, index: torch.T
     else:
         # Kernel k takes the lower share of slice j0 + k and the upper share of slice j0 + k - 1.
         lower = content - upper
-        for k in range(n - 1):
-            inside = (idx == j0 + k).to(rgb.dtype)
-            torch.mul(lower, inside, out=parts[:, 4 * k + 3 : 4 * k + 4])
+        inside = [(idx == j0 + k).to(rgb.dtype) for k in range(n - 1)]
+        for k in range(n):
+            share = parts[:, 4 * k + 3 : 4 * k + 4]
+            if k == n - 1:
+                torch.mul(upper, inside[k - 1], out=share)
+                continue
+            torch.mul(lower, inside[k], out=share)
             if k > 0:
-                parts[:, 4 * k + 3 : 4 * k + 4].addcmul_(upper, previous)
-            previous = inside
-        torch.mul(upper, previous, out=parts[:, 4 * n - 1 : 4 * n])
+                share.addcmul_(upper, inside[k - 1])
     for k in range(n):
         torch.mul(rgb, parts[:, 4 * k + 3 : 4 * k + 4], out=parts[:, 4 * k : 4 * k + 3])
     torch.mul(rgb, content, out=stacked[:, 0:3])
