@@ -29,8 +29,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import cProfile
-import pstats
 import tempfile
 import time
 from pathlib import Path
@@ -39,7 +37,7 @@ import av
 import numpy as np
 
 import _common
-from bench_throughput import baseline_transcode
+from bench_throughput import baseline_transcode, profile_side
 
 #: Default synthetic picture size and length (half a second at 24 fps: short runs on shared machines).
 DEFAULT_WIDTH, DEFAULT_HEIGHT, DEFAULT_FRAMES = 1920, 1080, 12
@@ -113,26 +111,6 @@ def count_pictures(path: Path) -> int:
         return sum(1 for packet in container.demux(video=0) if packet.size)
 
 
-def profile_side(name: str, fn, frames: int, top: int) -> None:
-    """cProfile one run of ``fn`` (main thread CPU clock); print the ``top`` functions by own time per frame."""
-    profiler = cProfile.Profile(time.thread_time)
-    profiler.enable()
-    fn()
-    profiler.disable()
-    stats = pstats.Stats(profiler)
-    print(f"\ncProfile (main thread CPU) of one {name} run: {stats.total_tt * MS_PER_S / frames:.1f} ms/frame; "
-          f"top {top} by own time:")
-    print(f"{'own ms/frame':>13} {'cum ms/frame':>13} {'calls/frame':>12}  function")
-    rows = []
-    for (filename, line, func), (_, ncalls, tottime, cumtime, _) in stats.stats.items():
-        where = func if filename == "~" else f"{Path(filename).name}:{line}({func})"
-        rows.append((tottime, cumtime, ncalls, where))
-    rows.sort(reverse=True)
-    for tottime, cumtime, ncalls, where in rows[:top]:
-        print(f"{tottime * MS_PER_S / frames:13.2f} {cumtime * MS_PER_S / frames:13.2f} "
-              f"{ncalls / frames:12.2f}  {where}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=DEFAULT_FRAMES)
@@ -184,7 +162,9 @@ def main() -> None:
         if args.profile:
             for name in ("render", "null"):
                 if name in sides:
-                    profile_side(name, sides[name], args.frames, args.profile)
+                    side = sides[name]
+                    profile_side(name, lambda _source, _output, side=side: side(), None, None, args.frames, args.profile,
+                                 "thread")
     fps_med = {name: _common.median(values) for name, values in fps.items()}
     cpu_med = {name: _common.median(values) for name, values in cpu.items()}
     baseline = fps_med["baseline"]

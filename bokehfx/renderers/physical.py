@@ -39,6 +39,7 @@ Everything happens in linear light; values above 1.0 are kept.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections import deque
 from collections.abc import Iterator
@@ -389,16 +390,13 @@ class PhysicalRenderer:
         result does not depend on the frames rendered with it.
         """
         threads = torch.get_num_threads() if self.device.type == "cpu" else 1
-        if threads <= 1:
-            outputs = [self._render_frame(frames[t : t + 1], disparity[t : t + 1], focus[t : t + 1], blur[t : t + 1], look,
-                                          None if alpha is None else alpha[t : t + 1], None, 0) for t in range(frames.shape[0])]
-            return tuple(torch.cat(parts) for parts in zip(*outputs))
         # On CPU the slabs' layers are filtered in parallel, one torch thread per worker: their
         # tensors are too small for torch's own threads to pay (their barriers wait on busy cores),
         # and each layer is computed the same way whatever the number of threads, so results do not
         # depend on it. The whole-frame steps before and after keep torch's threads.
-        with ThreadPoolExecutor(threads, thread_name_prefix="bokehfx-slab", initializer=torch.set_num_threads,
-                                initargs=(1,)) as pool:
+        workers = (ThreadPoolExecutor(threads, thread_name_prefix="bokehfx-slab", initializer=torch.set_num_threads,
+                                      initargs=(1,)) if threads > 1 else contextlib.nullcontext())
+        with workers as pool:
             outputs = [self._render_frame(frames[t : t + 1], disparity[t : t + 1], focus[t : t + 1], blur[t : t + 1],
                                           look, None if alpha is None else alpha[t : t + 1], pool,
                                           SLABS_AHEAD_PER_THREAD * threads)

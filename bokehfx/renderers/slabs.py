@@ -156,7 +156,6 @@ class SlabPieces:
     """
 
     def __init__(self, stacked: torch.Tensor) -> None:
-        self.stacked = stacked
         self.whole, self.adjacent = stacked[:, 0:4], stacked[:, 4:8]
         self.hidden, self.below, self.parts = stacked[:, 8:9], stacked[:, 9:10], stacked[:, 10:]
 
