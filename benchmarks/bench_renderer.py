@@ -9,7 +9,8 @@ Usage::
 In one run it prints, per size, scene (``layered``: the procedural layered RGB-D scene of
 ``bokehfx.scenes``; ``ramp``: a full-frame disparity ramp, the common case of continuous real
 depth, where every depth slab is occupied; ``wave``: the ramp with a vertical wave on it, the depth
-of ``bench_render_dof.py``, where every slab is a band that meanders across the frame) and K, the median frames/s over ``--runs`` renders after
+of ``bench_render_dof.py``, where every slab is a band that meanders across the frame; ``redwood``:
+real sensor RGB-D from ``../shared``, 4:3 kept) and K, the median frames/s over ``--runs`` renders after
 one warm-up. The named baseline is ``gather_blur`` (the naive per-pixel gather) on the ramp at
 ``--naive-blur`` (K = 40), timed once, in the same process. Then two ratios that say whether cost
 depends on K: ramp K=max over K=min frames/s. The first line gives the machine's load average:
@@ -22,10 +23,12 @@ import argparse
 import os
 import statistics
 import time
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
+from bokehfx.colour import srgb_to_linear
 from bokehfx.renderers import Look, PhysicalRenderer
 from bokehfx.renderers.physical import QUALITIES
 from bokehfx.renderers.gather import gather_blur
@@ -34,6 +37,8 @@ from bench_render_dof import wave_disparity
 
 SIZES = {"540p": (540, 960), "720p": (720, 1280), "1080p": (1080, 1920), "2160p": (2160, 3840)}
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+#: Real RGB-D frames (colour JPEGs, 16-bit depth PNGs in mm) beside the repository.
+REDWOOD = Path(__file__).resolve().parents[2] / "shared" / "rgbd" / "redwood_seq"
 #: The procedural scene is built at this fraction of the benchmark size and upsampled (fast setup).
 SCENE_SCALE = 4
 
@@ -47,12 +52,37 @@ def build_inputs(size: tuple[int, int], scene: str, frames: int, device: torch.d
         disparity = torch.linspace(0.0, 1.0, w).view(1, 1, 1, w).expand(frames, 1, h, w).contiguous()
         if scene == "wave":
             disparity = torch.from_numpy(wave_disparity(w, h)).to(torch.float32).view(1, 1, h, w).expand(frames, 1, h, w).contiguous()
+    elif scene == "redwood":
+        return redwood_inputs(h, frames, device)
     else:
         layered = make_scene(h // SCENE_SCALE, w // SCENE_SCALE, frames=frames, layers=5, seed=0)
         small_rgb, small_disp = layered.composite()
         rgb = F.interpolate(small_rgb, size=(h, w), mode="bilinear", align_corners=False)
         disparity = F.interpolate(small_disp, size=(h, w), mode="nearest")
     return rgb.to(device), disparity.to(device)
+
+
+def redwood_inputs(h: int, frames: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Real RGB-D: the Redwood frames of ``../shared`` (sensor depth in mm, 0 = no measurement,
+    read by the project's sidecar reader), scaled to ``h`` rows with their 4:3 aspect kept."""
+    import av
+    import numpy as np
+
+    from bokehfx.depth.sidecar import SidecarOptions
+    from bokehfx.depth.source import read_sidecar_disparity
+
+    disparity = np.stack(list(read_sidecar_disparity(REDWOOD / "depth/%05d.png", options=SidecarOptions(encoding="mm"))))
+    pictures = []
+    for i in range(len(disparity)):
+        with av.open(str(REDWOOD / f"color/{i:05d}.jpg")) as container:
+            pictures.append(next(container.decode(video=0)).to_ndarray(format="rgb24"))
+    picks = [i % len(pictures) for i in range(frames)]
+    rgb = srgb_to_linear(torch.from_numpy(np.stack(pictures)[picks]).permute(0, 3, 1, 2).float() / 255.0)
+    disp = torch.from_numpy(disparity[picks]).float()[:, None]
+    size = (h, h * rgb.shape[-1] // rgb.shape[-2])
+    rgb = F.interpolate(rgb, size=size, mode="bilinear", align_corners=False)
+    disp = F.interpolate(disp, size=size, mode="bilinear", align_corners=False)
+    return rgb.to(device), disp.to(device)
 
 
 def timed(fn, runs: int, device: torch.device) -> float:
@@ -77,7 +107,8 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=1, help="frames per render call (batch)")
     parser.add_argument("--runs", type=int, default=3, help="timed renders per case (median)")
     parser.add_argument("--naive-blur", type=float, default=40.0, help="K of the naive-gather baseline (0: skip it)")
-    parser.add_argument("--scenes", default="layered,ramp,wave", help="comma-separated scenes: layered, ramp, wave")
+    parser.add_argument("--scenes", default="layered,ramp,wave,redwood",
+                        help="comma-separated scenes: layered, ramp, wave, redwood (real RGB-D from ../shared)")
     parser.add_argument("--quality", choices=QUALITIES, default="normal", help="renderer quality preset")
     parser.add_argument("--dtype", choices=tuple(DTYPES), default="float32", help="renderer working dtype")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch default)")
@@ -97,6 +128,9 @@ def main() -> None:
             raise SystemExit(f"error: --sizes: unknown size {name!r} (choose from {', '.join(SIZES)})")
         ramp_fps: dict[float, float] = {}
         for scene in scenes:
+            if scene == "redwood" and not REDWOOD.is_dir():
+                print(f"{name} redwood: skipped ({REDWOOD} is absent)")
+                continue
             frames, disparity = build_inputs(SIZES[name], scene, args.frames, device)
             focus = torch.full((args.frames,), args.focus, device=device)
             for k in blurs:
