@@ -77,8 +77,21 @@ def _direct_convolve(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     return out
 
 
+def _fft_axis(length: int, half: int, zero_lo: int, zero_hi: int) -> tuple[int, int, int]:
+    """Padding and FFT size along one axis: ``(pad_lo, pad_hi, size)``.
+
+    A side with no known zeros (``zero_*`` is 0) is the frame's border: it is replicated ``half``
+    samples out, and the blur spills ``half`` further. A side with zeros needs no padding, only
+    room for what spills past them. With the kernel centred on the FFT's origin, the result is
+    exact when the circular wrap of the linear convolution misses the read window.
+    """
+    pad_lo, pad_hi = (half if zero_lo == 0 else 0), (half if zero_hi == 0 else 0)
+    return pad_lo, pad_hi, _fast_len(max(length + half + max(pad_lo - zero_lo, pad_hi - zero_hi, -half), 2 * half + 1))
+
+
 def convolve_sum(pairs: list[tuple[torch.Tensor, torch.Tensor]], direct_max_taps: int = 25,
-                 spectra: dict[tuple[int, tuple[int, int]], torch.Tensor] | None = None) -> torch.Tensor:
+                 spectra: dict[tuple[int, tuple[int, int]], torch.Tensor] | None = None,
+                 zeros: tuple[int, int, int, int] = (0, 0, 0, 0)) -> torch.Tensor:
     r"""``sum_i x_i * k_i``: convolve each tensor with its kernel (scatter semantics) and add up.
 
     Borders are replicated. Kernels with at most ``direct_max_taps`` taps are applied directly;
@@ -90,12 +103,19 @@ def convolve_sum(pairs: list[tuple[torch.Tensor, torch.Tensor]], direct_max_taps
         direct_max_taps (`int`, defaults to 25): threshold between direct and FFT convolution.
         spectra (`dict`, *optional*): cache of kernel spectra, keyed by the kernel tensor's ``id``
             and the FFT size; pass the same dict only while the kernels it has seen stay alive.
+        zeros (`tuple[int, int, int, int]`, defaults to no zeros): rows at the top and bottom and
+            columns at the left and right known to be zero in every ``x``. Such a side is not
+            replicated (replicating zeros gives zeros) and the FFT only needs room for the blur
+            spilling past them, so a blur of a padded box costs the box, not the box plus twice
+            the kernel. The result is the same.
 
     Returns:
         `torch.Tensor`: ``(B, C, h, w)`` sum of the convolutions.
     """
     if not pairs:
         raise UsageError("pairs must hold at least one (tensor, kernel) pair, got none")
+    if min(zeros) < 0:
+        raise UsageError(f"zeros must be counts >= 0, got {zeros!r}")
     out: torch.Tensor | None = None
     spectral = []
     for x, kernel in pairs:
@@ -108,21 +128,25 @@ def convolve_sum(pairs: list[tuple[torch.Tensor, torch.Tensor]], direct_max_taps
             spectral.append((x, kernel))
     if spectral:
         h, w = spectral[0][0].shape[-2:]
-        py = max(k.shape[0] for _, k in spectral) // 2
-        px = max(k.shape[1] for _, k in spectral) // 2
-        size = (_fast_len(h + 2 * py), _fast_len(w + 2 * px))
+        top, bottom, rows = _fft_axis(h, max(k.shape[0] for _, k in spectral) // 2, zeros[0], zeros[1])
+        left, right, cols = _fft_axis(w, max(k.shape[1] for _, k in spectral) // 2, zeros[2], zeros[3])
+        size = (rows, cols)
         spectrum = None
         for x, kernel in spectral:
-            ky, kx = py - kernel.shape[0] // 2, px - kernel.shape[1] // 2
-            key = (id(kernel), size, py, px)
+            key = (id(kernel), size)
             spectrum_k = None if spectra is None else spectra.get(key)
             if spectrum_k is None:
-                spectrum_k = torch.fft.rfft2(F.pad(kernel, (kx, kx, ky, ky)), s=size)
+                # The kernel's centre on the origin: the result needs no shift.
+                centred = F.pad(kernel, (0, cols - kernel.shape[1], 0, rows - kernel.shape[0]))
+                centred = centred.roll((-(kernel.shape[0] // 2), -(kernel.shape[1] // 2)), (0, 1))
+                spectrum_k = torch.fft.rfft2(centred)
                 if spectra is not None:
                     spectra[key] = spectrum_k
-            term = torch.fft.rfft2(F.pad(x, (px, px, py, py), mode="replicate"), s=size) * spectrum_k
+            if top or bottom or left or right:
+                x = F.pad(x, (left, right, top, bottom), mode="replicate")
+            term = torch.fft.rfft2(x, s=size) * spectrum_k
             spectrum = term if spectrum is None else spectrum + term
-        y = torch.fft.irfft2(spectrum, s=size)[..., 2 * py : 2 * py + h, 2 * px : 2 * px + w]
+        y = torch.fft.irfft2(spectrum, s=size)[..., top : top + h, left : left + w]
         out = y if out is None else out + y
     return out
 
@@ -190,3 +214,15 @@ def reduce_tent(x: torch.Tensor, factor: int) -> torch.Tensor:
         x = sum(tap * x[..., i : i + 2 * cols : 2] for i, tap in enumerate(TENT_TAPS))
         factor //= 2
     return x
+
+
+def reduced_zeros(zeros: tuple[int, ...], factor: int) -> tuple[int, ...]:
+    """Rows or columns at a border still known to be zero after :func:`reduce_tent` by ``factor``.
+
+    Each step of two halves them, less the tent's reach; a side with no zeros (a replicated frame
+    border) stays without.
+    """
+    while factor > 1:
+        zeros = tuple(max(0, (z - 1) // 2) for z in zeros)
+        factor //= 2
+    return zeros

@@ -70,7 +70,7 @@ def extend_behind(p: SlabPieces, fill_step: int, fill_confidence: float,
 
 
 def blur_parts(parts: list[tuple[torch.Tensor, float, bool]], frame: SlabFrame, box: Box, factor: int, cat_eye_zones: int,
-               direct_max_taps: int) -> torch.Tensor:
+               direct_max_taps: int, zeros: tuple[int, int, int, int] = (0, 0, 0, 0)) -> torch.Tensor:
     """Convolve layer parts ``(tensor, radius, near)`` (inside ``box``, at reduction ``factor``) with their kernels.
 
     Far parts see the aperture upright; near parts (in front of the focal plane) see it
@@ -78,7 +78,8 @@ def blur_parts(parts: list[tuple[torch.Tensor, float, bool]], frame: SlabFrame, 
     between ``cat_eye_zones`` x ``cat_eye_zones`` frame positions (scatter form: each source
     pixel's kernel is the bilinear mix of its zone kernels). ``frame`` caches rasterised
     kernels and their FFTs for the duration of one render (shared by threads: a kernel, once
-    stored, is never replaced, so the FFT cache keyed by its identity stays right).
+    stored, is never replaced, so the FFT cache keyed by its identity stays right). ``zeros``:
+    rows and columns at the parts' borders known to be zero (see :func:`convolve_sum`).
     """
     look = frame.look
 
@@ -113,4 +114,4 @@ def blur_parts(parts: list[tuple[torch.Tensor, float, bool]], frame: SlabFrame, 
             for cx in torch.linspace(-1.0, 1.0, n).tolist():
                 wx = (1.0 - (xs - cx).abs() / spacing).clamp_min(0.0).view(1, 1, 1, w)
                 pairs.append((layer * (wy * wx), kernel(radius, near, (cx * scale_x, cy * scale_y), device, dtype)))
-    return convolve_sum(pairs, direct_max_taps, frame.spectra)
+    return convolve_sum(pairs, direct_max_taps, frame.spectra, zeros)

@@ -50,7 +50,7 @@ import torch
 from bokehfx.errors import UsageError
 from bokehfx.renderers.aperture import KERNEL_MARGIN_PX
 from bokehfx.renderers.base import Look, check_inputs
-from bokehfx.renderers.filters import expand_bilinear, reduce_tent
+from bokehfx.renderers.filters import expand_bilinear, reduce_tent, reduced_zeros
 from bokehfx.renderers.layers import SlabFrame, blur_parts, extend_behind
 from bokehfx.renderers.slabs import (BAND_ROWS, Box, band_extents, blur_in_front, cover, cut_pieces, occlusion_groups,
                                     slab_regions)
@@ -509,13 +509,16 @@ class PhysicalRenderer:
         else:
             parts = pieces.whole.new_zeros((pieces.whole.shape[0], pieces.parts.shape[1], rows, cols))
             extend_behind(pieces, fill_factor // factor, self.fill_confidence, parts[..., top : top + h, left : left + w])
+        # Beyond the box the parts are zero: their blur needs no replicated border there.
+        zeros = (top, rows - top - h, left, cols - left - w)
         by_level: dict[int, list[tuple[torch.Tensor, float, bool]]] = {}
         for k, (radius, own) in enumerate(zip(kernel_radii, owns)):
             part = reduce_tent(parts[:, 4 * k : 4 * k + 4], own // factor)
             by_level.setdefault(own, []).append((part, self._level_radius(abs(radius), own), radius > 0))
         out = None
         for own, level_parts in by_level.items():
-            blurred = blur_parts(level_parts, frame, grown, own, self.cat_eye_zones, self.direct_max_taps)
+            blurred = blur_parts(level_parts, frame, grown, own, self.cat_eye_zones, self.direct_max_taps,
+                                 reduced_zeros(zeros, own // factor))
             blurred = expand_bilinear(blurred, own // factor, rows, cols)
             out = blurred if out is None else out + blurred
         return self._refine(out, factor, 1, grown.height, grown.width)

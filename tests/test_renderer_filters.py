@@ -1,0 +1,72 @@
+"""The physical renderer's image filters: FFT convolution over padded boxes, reduction and expansion."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from bokehfx.renderers.filters import _fast_len, _fft_axis, convolve_sum, expand_bilinear, reduce_tent, reduced_zeros
+
+
+def _reference(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """Scatter convolution with replicated borders, by conv2d in float64."""
+    py, px = kernel.shape[0] // 2, kernel.shape[1] // 2
+    padded = F.pad(x.double(), (px, px, py, py), mode="replicate")
+    weight = kernel.double().flip(0, 1).expand(x.shape[1], 1, *kernel.shape)
+    return F.conv2d(padded, weight, groups=x.shape[1]).float()
+
+
+def _disc(radius: int) -> torch.Tensor:
+    r = torch.arange(-radius, radius + 1, dtype=torch.float32)
+    k = ((r.view(-1, 1) ** 2 + r.view(1, -1) ** 2) <= radius**2).float()
+    k[radius, radius + 1] += 0.5  # not symmetric: a wrong orientation or shift shows
+    return k / k.sum()
+
+
+@pytest.mark.parametrize("zeros", [(0, 0, 0, 0), (12, 12, 12, 12), (3, 20, 0, 7), (0, 5, 30, 0), (40, 40, 40, 40)])
+def test_fft_over_known_zeros_equals_the_replicated_convolution(zeros: tuple[int, int, int, int]) -> None:
+    gen = torch.Generator().manual_seed(0)
+    h, w = 90, 110
+    top, bottom, left, right = zeros
+    x = torch.zeros(1, 4, h, w)
+    x[..., top : h - bottom, left : w - right] = torch.rand(1, 4, h - top - bottom, w - left - right, generator=gen)
+    pairs = [(x, _disc(9)), (x.flip(-1).contiguous() * (x != 0), _disc(6))]
+    expected = sum(_reference(xi, k) for xi, k in pairs)
+    got = convolve_sum(pairs, direct_max_taps=0, zeros=zeros)
+    assert torch.allclose(got, expected, atol=2e-6)
+
+
+def test_known_zeros_shrink_the_fft() -> None:
+    # A box grown by the blur's reach on every side needs no more than itself.
+    assert _fft_axis(200, 10, 10, 10) == (0, 0, _fast_len(200))
+    assert _fft_axis(200, 10, 0, 0) == (10, 10, _fast_len(220))
+    # At the frame's border (no zeros) the border is replicated and the spill still needs room.
+    assert _fft_axis(200, 10, 0, 10) == (10, 0, _fast_len(220))
+    assert _fft_axis(200, 10, 4, 10)[2] == _fast_len(206)
+
+
+def test_zeros_stay_zero_through_the_tent_reduction() -> None:
+    gen = torch.Generator().manual_seed(1)
+    x = torch.zeros(1, 2, 77, 93)
+    zeros = (9, 14, 0, 22)
+    x[..., 9 : 77 - 14, 0 : 93 - 22] = torch.rand(1, 2, 77 - 23, 93 - 22, generator=gen) + 0.1
+    for factor in (2, 4, 8):
+        y = reduce_tent(x, factor)
+        top, bottom, left, right = reduced_zeros(zeros, factor)
+        assert left == 0  # the frame's border stays replicated
+        h, w = y.shape[-2:]
+        assert top == (4, 1, 0)[factor.bit_length() - 2]  # (9 - 1) // 2, then (4 - 1) // 2, ...
+        for rows_or_cols in (y[..., :top, :], y[..., h - bottom :, :], y[..., :, w - right :]):
+            assert bool((rows_or_cols == 0).all())
+
+
+@pytest.mark.parametrize("factor", [1, 2, 4, 8])
+@pytest.mark.parametrize("size", [(5, 7), (1, 6), (33, 2)])
+def test_expand_bilinear_is_bilinear_upsampling(factor: int, size: tuple[int, int]) -> None:
+    x = torch.rand(2, 3, *size, generator=torch.Generator().manual_seed(2))
+    h, w = size[0] * factor - (factor > 1), size[1] * factor - (factor > 2)
+    expected = F.interpolate(x, size=(size[0] * factor, size[1] * factor), mode="bilinear", align_corners=False)
+    got = expand_bilinear(x, factor, h, w)
+    assert got.shape == (2, 3, h, w)
+    assert torch.allclose(got, expected[..., :h, :w], atol=1e-6)
