@@ -6,7 +6,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from bokehfx.renderers.filters import _fast_len, _fft_axis, convolve_sum, expand_bilinear, reduce_tent, reduced_zeros
+from bokehfx.renderers.filters import (
+    _fast_len,
+    _fft_axis,
+    convolve_sum,
+    expand_bilinear,
+    reduce_tent,
+    reduced_zeros,
+)
 
 
 def _reference(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
