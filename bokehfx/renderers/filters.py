@@ -36,9 +36,7 @@ def pull_push(premult: torch.Tensor, confidence: torch.Tensor, tau: float) -> to
     top = levels[-1]
     estimate = top[:, :channels] / top[:, channels:].clamp_min(COVERAGE_EPS)
     for x in reversed(levels[:-1]):
-        h, w = x.shape[-2:]
-        size = (2 * estimate.shape[-2], 2 * estimate.shape[-1])
-        up = F.interpolate(estimate, size=size, mode="bilinear", align_corners=False)[..., :h, :w]
+        up = expand_bilinear(estimate, 2, *x.shape[-2:])
         p, c = x[:, :channels], x[:, channels:]
         trust = (c / tau).clamp(0.0, 1.0)
         estimate = trust * (p / c.clamp_min(COVERAGE_EPS)) + (1.0 - trust) * up
@@ -186,12 +184,49 @@ def reduce_area(x: torch.Tensor, factor: int) -> torch.Tensor:
     return x
 
 
+def _expand_rows(x: torch.Tensor, factor: int) -> torch.Tensor:
+    """Bilinear upsampling of the rows (dim -2) by ``factor``, edge samples held (as ``align_corners=False``)."""
+    t, c, h, w = x.shape
+    out = x.new_empty((t, c, h, factor, w))
+    for phase in range(factor):
+        offset = (phase + 0.5) / factor - 0.5
+        dst = out[:, :, :, phase]
+        if offset < 0:
+            torch.lerp(x[:, :, 1:], x[:, :, :-1], -offset, out=dst[:, :, 1:])
+            dst[:, :, :1] = x[:, :, :1]
+        else:
+            torch.lerp(x[:, :, :-1], x[:, :, 1:], offset, out=dst[:, :, :-1])
+            dst[:, :, -1:] = x[:, :, -1:]
+    return out.view(t, c, h * factor, w)
+
+
+def _expand_cols(x: torch.Tensor, factor: int) -> torch.Tensor:
+    """Bilinear upsampling of the columns (dim -1) by ``factor``, edge samples held."""
+    t, c, h, w = x.shape
+    out = x.new_empty((t, c, h, w, factor))
+    for phase in range(factor):
+        offset = (phase + 0.5) / factor - 0.5
+        dst = out[..., phase]
+        if offset < 0:
+            torch.lerp(x[..., 1:], x[..., :-1], -offset, out=dst[..., 1:])
+            dst[..., :1] = x[..., :1]
+        else:
+            torch.lerp(x[..., :-1], x[..., 1:], offset, out=dst[..., :-1])
+            dst[..., -1:] = x[..., -1:]
+    return out.view(t, c, h, w * factor)
+
+
 def expand_bilinear(x: torch.Tensor, factor: int, h: int, w: int) -> torch.Tensor:
-    """Bilinear upsampling by ``factor`` (inverse geometry of :func:`reduce_area`), cropped to ``h, w``."""
+    """Bilinear upsampling by ``factor`` (inverse geometry of :func:`reduce_area`), cropped to ``h, w``.
+
+    The same as ``F.interpolate(mode="bilinear", align_corners=False)`` to rounding, done as one
+    weighted sum per output phase, columns then rows: several times faster on CPU.
+    """
     if factor == 1:
         return x
-    size = (x.shape[-2] * factor, x.shape[-1] * factor)
-    return F.interpolate(x, size=size, mode="bilinear", align_corners=False)[..., :h, :w]
+    # Only the samples that reach the crop (one beyond it, so the crop's edge is not held).
+    x = x[..., : -(-h // factor) + 1, : -(-w // factor) + 1]
+    return _expand_rows(_expand_cols(x, factor)[..., :w], factor)[..., :h, :]
 
 
 #: Taps of the reduction by two that is the adjoint of bilinear upsampling (it keeps centroids).
