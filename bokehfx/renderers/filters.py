@@ -142,8 +142,10 @@ def convolve_sum(pairs: list[tuple[torch.Tensor, torch.Tensor]], direct_max_taps
                     spectra[key] = spectrum_k
             if top or bottom or left or right:
                 x = F.pad(x, (left, right, top, bottom), mode="replicate")
-            term = torch.fft.rfft2(x, s=size) * spectrum_k
-            spectrum = term if spectrum is None else spectrum + term
+            if spectrum is None:
+                spectrum = torch.fft.rfft2(x, s=size).mul_(spectrum_k)
+            else:
+                spectrum.addcmul_(torch.fft.rfft2(x, s=size), spectrum_k)
         y = torch.fft.irfft2(spectrum, s=size)[..., top : top + h, left : left + w]
         out = y if out is None else out + y
     return out

@@ -340,7 +340,10 @@ class PhysicalRenderer:
             return colour, coverage
         wd = self.dtype
         for start in range(0, len(active), self.chunk_frames):
-            index = torch.tensor(active[start : start + self.chunk_frames], device=out_device)
+            chunk = active[start : start + self.chunk_frames]
+            # Consecutive frames (the usual case) are sliced: views, no gathering and scattering.
+            index = (slice(chunk[0], chunk[-1] + 1) if chunk[-1] - chunk[0] == len(chunk) - 1
+                     else torch.tensor(chunk, device=out_device))
             rgb, cov, exact = self._render_active(
                 frames[index].to(self.device, wd),
                 disparity[index].to(self.device, wd),
@@ -350,8 +353,11 @@ class PhysicalRenderer:
                 None if alpha is None else alpha[index].to(self.device, wd),
             )
             exact = exact.to(out_device)
-            colour[index] = torch.where(exact, colour[index], rgb.to(out_device, out_dtype))
-            coverage[index] = torch.where(exact, coverage[index], cov.to(out_device, out_dtype))
+            for out, new in ((colour, rgb), (coverage, cov)):
+                kept = out[index]
+                kept = torch.where(exact, kept, new.to(out_device, out_dtype), out=kept)
+                if isinstance(index, torch.Tensor):
+                    out[index] = kept
         return colour, coverage
 
     def _downsample_factor(self, radius: float, base: float | None = None) -> int:
@@ -561,12 +567,11 @@ class PhysicalRenderer:
                     box.cut(scratch).add_(new)
                 regions = [(box, box.cut(scratch)) for box in cover([box for box, _ in parts])]
             for box, new in regions:
-                clear = (1.0 - new[:, 3:4]).clamp_min(0.0)
+                clear = torch.rsub(new[:, 3:4], 1.0).clamp_min_(0.0)
                 region = box.cut(acc)
-                region.copy_(new.addcmul(clear, region))
+                region.mul_(clear).add_(new)
                 if j > in_front_of:
-                    region = box.cut(covered)
-                    region.copy_(new[:, 3:4].addcmul(clear, region))
+                    box.cut(covered).mul_(clear).add_(new[:, 3:4])
                 if len(parts) > 1:
                     new.zero_()
         return acc, covered
