@@ -23,7 +23,7 @@ class SlabFrame:
 
     Attributes:
         frames: ``(T, 3, H, W)`` colour; alpha: ``(T, 1, H, W)`` coverage or ``None`` (opaque).
-        index: ``(T, 1, H, W)`` int64 slab of every pixel; frac: position inside the slab.
+        index: ``(T, 1, H, W)`` integer slice of every pixel; frac: position inside the slab.
         look: the aperture; h, w: the frame size.
         kernels, spectra: rasterised kernels and their FFTs, filled as slabs need them.
     """
@@ -39,9 +39,8 @@ class SlabFrame:
     spectra: dict
 
 
-def extend_behind(p: SlabPieces, fill_step: int, fill_confidence: float,
-                  into: torch.Tensor | None = None) -> torch.Tensor:
-    """A slab's kernel parts, extended into the area nearer slabs hide.
+def extend_behind(p: SlabPieces, fill_step: int, fill_confidence: float) -> torch.Tensor:
+    """A slab's kernel parts, extended into the area nearer slabs hide (in place in ``p.parts``).
 
     The slab's presence is interpolated (pull-push) into the hidden area. Behind the adjacent
     slice (a depth step of at most one slice spacing, i.e. a continuing surface) it takes that
@@ -49,13 +48,9 @@ def extend_behind(p: SlabPieces, fill_step: int, fill_confidence: float,
     extension is shared equally by the slab's first and last kernel parts. The interpolation runs
     ``fill_step`` times coarser than the slab's level (it is smooth, so this costs little
     quality); ``fill_confidence`` is the pull-push trust threshold. Returns the ``(T, 4 n, h, w)``
-    parts, written into ``into`` when given.
+    parts.
     """
-    if into is None:
-        parts = p.parts.clone()
-    else:
-        parts = into
-        parts.copy_(p.parts)
+    parts = p.parts
     if float(p.hidden.max()) > 0:
         coarse = torch.cat((reduce_area(p.whole, fill_step), reduce_area(p.below, fill_step)), dim=1)
         confidence = torch.cat((coarse[:, 3:4].expand(-1, 3, -1, -1), coarse[:, 4:5]), dim=1)

@@ -441,8 +441,10 @@ class PhysicalRenderer:
         focus_slice = radii.index(0.0)
         groups = [g for g in occlusion_groups(radii, focus_slice, self.occlusion_step_px) if any(occupied[g[0] : g[1]])]
         h, w = s.shape[-2:]
+        # The slabs compare the slice map many times: a narrow integer type moves less memory.
+        narrow = torch.int16 if count < torch.iinfo(torch.int16).max else torch.int32
         context = SlabFrame(frames.to(self._math_dtype), None if alpha is None else alpha.to(self._math_dtype),
-                            index, frac.to(self._math_dtype), look, h, w, {}, {})
+                            index.to(narrow), frac.to(self._math_dtype), look, h, w, {}, {})
 
         def layer(group: tuple[int, int]) -> list[tuple[Box, torch.Tensor]]:
             j0, j1 = group
@@ -505,16 +507,18 @@ class PhysicalRenderer:
         is set by its smallest radius); parts on the same level share one convolution.
         """
         fill_factor = max(factor, self.fill_downsample)
-        pieces = cut_pieces(frame.frames, frame.alpha, frame.index, frame.frac, *group, box, factor)
         rows, cols = -(-grown.height // factor), -(-grown.width // factor)
         top, left = (box.y0 - grown.y0) // factor, (box.x0 - grown.x0) // factor
-        h, w = pieces.whole.shape[-2:]
-        # The parts are written into zeros over the grown box: beyond the box the slab adds nothing.
-        if (h, w) == (rows, cols):
-            parts = extend_behind(pieces, fill_factor // factor, self.fill_confidence)
-        else:
-            parts = pieces.whole.new_zeros((pieces.whole.shape[0], pieces.parts.shape[1], rows, cols))
-            extend_behind(pieces, fill_factor // factor, self.fill_confidence, parts[..., top : top + h, left : left + w])
+        h, w = -(-box.height // factor), -(-box.width // factor)
+        # The parts are cut straight into the grown box; beyond the box the slab adds nothing.
+        parts = frame.frames.new_empty((frame.frames.shape[0], 4 * (group[1] - group[0] + 1), rows, cols))
+        parts[..., :top, :].zero_()
+        parts[..., top + h :, :].zero_()
+        parts[..., top : top + h, :left].zero_()
+        parts[..., top : top + h, left + w :].zero_()
+        pieces = cut_pieces(frame.frames, frame.alpha, frame.index, frame.frac, *group, box, factor,
+                            parts[..., top : top + h, left : left + w])
+        extend_behind(pieces, fill_factor // factor, self.fill_confidence)
         # Beyond the box the parts are zero: their blur needs no replicated border there.
         zeros = (top, rows - top - h, left, cols - left - w)
         by_level: dict[int, list[tuple[torch.Tensor, float, bool]]] = {}

@@ -142,7 +142,7 @@ def cover(boxes: list[Box]) -> list[Box]:
 
 
 class SlabPieces:
-    """One slab's inputs inside its box at its level: views into one ``(T, 10 + 4 n, h, w)`` tensor.
+    """One slab's inputs inside its box at its level.
 
     A slab here is a run of consecutive depth slices ``[j0, j1)`` composited as one layer; its
     pixels are blurred by the kernels at the ``n = j1 - j0 + 1`` radii bounding those slices.
@@ -155,28 +155,34 @@ class SlabPieces:
         parts: the premultiplied colour and coverage (4 each) blurred by each kernel, ``(T, 4 n, h, w)``.
     """
 
-    def __init__(self, stacked: torch.Tensor) -> None:
+    def __init__(self, stacked: torch.Tensor, parts: torch.Tensor) -> None:
         self.whole, self.adjacent = stacked[:, 0:4], stacked[:, 4:8]
-        self.hidden, self.below, self.parts = stacked[:, 8:9], stacked[:, 9:10], stacked[:, 10:]
+        self.hidden, self.below, self.parts = stacked[:, 8:9], stacked[:, 9:10], parts
 
 
 def cut_pieces(frames: torch.Tensor, weight: torch.Tensor | None, index: torch.Tensor, frac: torch.Tensor,
-               j0: int, j1: int, box: Box, factor: int) -> SlabPieces:
+               j0: int, j1: int, box: Box, factor: int, parts: torch.Tensor | None = None) -> SlabPieces:
     """The pieces of the slab of slices ``[j0, j1)`` inside ``box``, averaged to reduction ``factor``.
 
     Args:
         frames (`torch.Tensor`): ``(T, 3, H, W)`` colour.
         weight (`torch.Tensor`, *optional*): ``(T, 1, H, W)`` coverage (alpha); ``None``: opaque.
-        index (`torch.Tensor`): ``(T, 1, H, W)`` int64 slice of every pixel.
+        index (`torch.Tensor`): ``(T, 1, H, W)`` integer slice of every pixel.
         frac (`torch.Tensor`): ``(T, 1, H, W)`` position inside the slice (weight of its upper kernel).
         j0, j1 (`int`): the slices.
         box (`Box`): where; its corner is on the grid of ``factor``.
         factor (`int`): the reduction, a power of two.
+        parts (`torch.Tensor`, *optional*): ``(T, 4 n, h, w)`` where to write the kernel parts
+            (``h, w``: the box's size at the reduction, rounded up); a new tensor when not given.
     """
     rgb, idx, fr = box.cut(frames), box.cut(index), box.cut(frac)
     t, _, bh, bw = rgb.shape
     n = j1 - j0 + 1
-    stacked = torch.empty((t, 10 + 4 * n, bh, bw), device=rgb.device, dtype=rgb.dtype)
+    if parts is None:
+        parts = rgb.new_empty((t, 4 * n, -(-bh // factor), -(-bw // factor)))
+    # At full resolution the parts are written where they go; on a reduced level they are reduced there.
+    stacked = torch.empty((t, 10 + (0 if factor == 1 else 4 * n), bh, bw), device=rgb.device, dtype=rgb.dtype)
+    full = parts if factor == 1 else stacked[:, 10:]
     content, adjacent, hidden, below = stacked[:, 3:4], stacked[:, 7:8], stacked[:, 8:9], stacked[:, 9:10]
     torch.lt(idx, j1, out=below)
     torch.eq(idx, j1, out=adjacent)
@@ -191,16 +197,15 @@ def cut_pieces(frames: torch.Tensor, weight: torch.Tensor | None, index: torch.T
         adjacent.mul_(wgt)
         hidden.mul_(wgt)
     upper = content * fr
-    parts = stacked[:, 10:]
     if n == 2:
-        torch.sub(content, upper, out=parts[:, 3:4])
-        parts[:, 7:8].copy_(upper)
+        torch.sub(content, upper, out=full[:, 3:4])
+        full[:, 7:8].copy_(upper)
     else:
         # Kernel k takes the lower share of slice j0 + k and the upper share of slice j0 + k - 1.
         lower = content - upper
         inside = [(idx == j0 + k).to(rgb.dtype) for k in range(n - 1)]
         for k in range(n):
-            share = parts[:, 4 * k + 3 : 4 * k + 4]
+            share = full[:, 4 * k + 3 : 4 * k + 4]
             if k == n - 1:
                 torch.mul(upper, inside[k - 1], out=share)
                 continue
@@ -208,10 +213,14 @@ def cut_pieces(frames: torch.Tensor, weight: torch.Tensor | None, index: torch.T
             if k > 0:
                 share.addcmul_(upper, inside[k - 1])
     for k in range(n):
-        torch.mul(rgb, parts[:, 4 * k + 3 : 4 * k + 4], out=parts[:, 4 * k : 4 * k + 3])
+        torch.mul(rgb, full[:, 4 * k + 3 : 4 * k + 4], out=full[:, 4 * k : 4 * k + 3])
     torch.mul(rgb, content, out=stacked[:, 0:3])
     torch.mul(rgb, adjacent, out=stacked[:, 4:7])
-    return SlabPieces(reduce_area(stacked, factor))
+    if factor == 1:
+        return SlabPieces(stacked, parts)
+    reduced = reduce_area(stacked, factor)
+    parts.copy_(reduced[:, 10:])
+    return SlabPieces(reduced[:, :10], parts)
 
 
 #: Side in full-resolution pixels of the tiles on which the blur in front of each slab is looked up.
