@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from bokehfx.renderers.filters import (
+    SpectrumCache,
     _fast_len,
     _fft_axis,
     convolve_sum,
@@ -77,3 +78,29 @@ def test_expand_bilinear_is_bilinear_upsampling(factor: int, size: tuple[int, in
     got = expand_bilinear(x, factor, h, w)
     assert got.shape == (2, 3, h, w)
     assert torch.allclose(got, expected[..., :h, :w], atol=1e-6)
+
+
+def test_spectrum_cache_keeps_the_recent_spectra_within_its_budget() -> None:
+    kernels = [torch.rand(5, 5) for _ in range(4)]
+    spectrum = torch.zeros(10, 6, dtype=torch.complex64)  # 480 bytes
+    cache = SpectrumCache(max_bytes=3 * spectrum.nbytes)
+    for k in kernels:
+        cache.put(k, (10, 10), spectrum.clone())
+    assert len(cache) == 3 and cache.bytes == 3 * spectrum.nbytes
+    assert cache.get(kernels[0], (10, 10)) is None  # the oldest went
+    assert cache.get(kernels[1], (10, 10)) is not None
+    assert cache.get(kernels[1], (12, 10)) is None  # another FFT size
+    assert cache.get(kernels[1].clone(), (10, 10)) is None  # kernels are known by identity
+
+
+def test_convolve_sum_reuses_cached_kernel_spectra(monkeypatch: pytest.MonkeyPatch) -> None:
+    x = torch.rand(1, 4, 40, 50, generator=torch.Generator().manual_seed(3))
+    kernel = _disc(7)
+    cache = SpectrumCache(max_bytes=2**20)
+    first = convolve_sum([(x, kernel)], direct_max_taps=0, spectra=cache)
+    calls = []
+    rfft2 = torch.fft.rfft2
+    monkeypatch.setattr(torch.fft, "rfft2", lambda t, *a, **k: calls.append(t.dim()) or rfft2(t, *a, **k))
+    again = convolve_sum([(x, kernel)], direct_max_taps=0, spectra=cache)
+    assert calls == [4]  # the data's FFT only; the kernel's came from the cache
+    assert torch.equal(first, again)

@@ -191,3 +191,26 @@ def test_merged_slices_keep_each_pixels_own_blur() -> None:
         alone = PhysicalRenderer(occlusion_step_px=0.0).render(*args)
         merged = PhysicalRenderer(occlusion_step_px=2.0).render(*args)
         assert torch.allclose(alone, merged, atol=1e-5), d
+
+
+def test_kernels_and_their_spectra_are_kept_from_frame_to_frame(monkeypatch: pytest.MonkeyPatch) -> None:
+    import bokehfx.renderers.layers as layers
+
+    gen = torch.Generator().manual_seed(6)
+    frames = torch.rand(1, 3, 72, 128, generator=gen)
+    disparity = torch.linspace(0.0, 1.0, 128).view(1, 1, 1, 128).expand(1, 1, 72, 128).contiguous()
+    args = (frames, disparity, torch.tensor([0.4]), torch.tensor([24.0]))
+    renderer = PhysicalRenderer()
+    first = renderer.render(*args, Look(aperture="polygon"))
+    rasterised, transformed = [], []
+    aperture_kernel, rfft2 = layers.aperture_kernel, torch.fft.rfft2
+    monkeypatch.setattr(layers, "aperture_kernel", lambda *a, **k: rasterised.append(a[0]) or aperture_kernel(*a, **k))
+    monkeypatch.setattr(torch.fft, "rfft2", lambda t, *a, **k: transformed.append(t.dim()) or rfft2(t, *a, **k))
+    again = renderer.render(*args, Look(aperture="polygon"))  # an equal look, a new object
+    assert torch.equal(first, again)
+    assert rasterised == [] and transformed and 2 not in transformed  # no kernel made or transformed again
+    # Another aperture gets its own kernels: the result is what a new renderer gives.
+    other = renderer.render(*args, Look(aperture="polygon", rotation=30.0))
+    assert rasterised
+    assert torch.equal(other, PhysicalRenderer().render(*args, Look(aperture="polygon", rotation=30.0)))
+    assert not torch.equal(other, first)

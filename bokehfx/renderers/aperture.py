@@ -7,6 +7,7 @@ equal to ``r`` pixels (its horizontal radius is ``r / look.anamorphic``).
 
 from __future__ import annotations
 
+import hashlib
 import math
 
 import numpy as np
@@ -125,3 +126,12 @@ def _image_mask(qu: torch.Tensor, qv: torch.Tensor, kernel_image: np.ndarray | N
     source = torch.from_numpy(np.ascontiguousarray(image))[None, None]
     sampled = F.grid_sample(source, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     return sampled[0, 0].clamp_min(0.0)
+
+
+def aperture_key(look: Look) -> tuple:
+    """What the kernels of ``look`` depend on, as a hashable key (its user kernel by content)."""
+    image = None
+    if look.kernel_image is not None:
+        array = np.ascontiguousarray(look.kernel_image)
+        image = (array.shape, str(array.dtype), hashlib.blake2b(array.tobytes(), digest_size=16).hexdigest())
+    return (look.aperture, look.blades, look.roundness, look.rotation, look.anamorphic, look.ring_inner, look.cat_eye, image)

@@ -5,6 +5,9 @@ Pure tensor functions on ``(B, C, h, w)`` batches; they know nothing of depth or
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+
 import torch
 import torch.nn.functional as F
 
@@ -87,8 +90,47 @@ def _fft_axis(length: int, half: int, zero_lo: int, zero_hi: int) -> tuple[int, 
     return pad_lo, pad_hi, _fast_len(max(length + half + max(pad_lo - zero_lo, pad_hi - zero_hi, -half), 2 * half + 1))
 
 
+class SpectrumCache:
+    """Kernel spectra by kernel and FFT size, kept across calls; the least recently used go past ``max_bytes``.
+
+    A kernel is known by its identity, and each entry holds its kernel, so an identity is never
+    reused while its spectrum is kept. Safe to share between threads.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._entries: OrderedDict[tuple[int, tuple[int, int]], tuple[torch.Tensor, torch.Tensor]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, kernel: torch.Tensor, size: tuple[int, int]) -> torch.Tensor | None:
+        """The spectrum of ``kernel`` at FFT ``size``, or ``None``."""
+        key = (id(kernel), size)
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or entry[0] is not kernel:
+                return None
+            self._entries.move_to_end(key)
+            return entry[1]
+
+    def put(self, kernel: torch.Tensor, size: tuple[int, int], spectrum: torch.Tensor) -> None:
+        """Keep ``spectrum`` as the spectrum of ``kernel`` at ``size``."""
+        key = (id(kernel), size)
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self.bytes -= old[1].nbytes
+            self._entries[key] = (kernel, spectrum)
+            self.bytes += spectrum.nbytes
+            while self.bytes > self.max_bytes and len(self._entries) > 1:
+                self.bytes -= self._entries.popitem(last=False)[1][1].nbytes
+
+
 def convolve_sum(pairs: list[tuple[torch.Tensor, torch.Tensor]], direct_max_taps: int = 25,
-                 spectra: dict[tuple[int, tuple[int, int]], torch.Tensor] | None = None,
+                 spectra: SpectrumCache | None = None,
                  zeros: tuple[int, int, int, int] = (0, 0, 0, 0)) -> torch.Tensor:
     r"""``sum_i x_i * k_i``: convolve each tensor with its kernel (scatter semantics) and add up.
 
@@ -99,8 +141,7 @@ def convolve_sum(pairs: list[tuple[torch.Tensor, torch.Tensor]], direct_max_taps
         pairs (`list[tuple[torch.Tensor, torch.Tensor]]`): ``(x, kernel)`` with ``x`` of shape
             ``(B, C, h, w)`` (all equal, float32/float64) and odd-sided ``(kh, kw)`` kernels.
         direct_max_taps (`int`, defaults to 25): threshold between direct and FFT convolution.
-        spectra (`dict`, *optional*): cache of kernel spectra, keyed by the kernel tensor's ``id``
-            and the FFT size; pass the same dict only while the kernels it has seen stay alive.
+        spectra (`SpectrumCache`, *optional*): where kernel spectra are kept between calls.
         zeros (`tuple[int, int, int, int]`, defaults to no zeros): rows at the top and bottom and
             columns at the left and right known to be zero in every ``x``. Such a side is not
             replicated (replicating zeros gives zeros) and the FFT only needs room for the blur
@@ -131,15 +172,14 @@ def convolve_sum(pairs: list[tuple[torch.Tensor, torch.Tensor]], direct_max_taps
         size = (rows, cols)
         spectrum = None
         for x, kernel in spectral:
-            key = (id(kernel), size)
-            spectrum_k = None if spectra is None else spectra.get(key)
+            spectrum_k = None if spectra is None else spectra.get(kernel, size)
             if spectrum_k is None:
                 # The kernel's centre on the origin: the result needs no shift.
                 centred = F.pad(kernel, (0, cols - kernel.shape[1], 0, rows - kernel.shape[0]))
                 centred = centred.roll((-(kernel.shape[0] // 2), -(kernel.shape[1] // 2)), (0, 1))
                 spectrum_k = torch.fft.rfft2(centred)
                 if spectra is not None:
-                    spectra[key] = spectrum_k
+                    spectra.put(kernel, size, spectrum_k)
             if top or bottom or left or right:
                 x = F.pad(x, (left, right, top, bottom), mode="replicate")
             if spectrum is None:

@@ -13,7 +13,7 @@ import torch
 
 from bokehfx.renderers.aperture import aperture_kernel
 from bokehfx.renderers.base import Look
-from bokehfx.renderers.filters import convolve_sum, expand_bilinear, pull_push, reduce_area
+from bokehfx.renderers.filters import SpectrumCache, convolve_sum, expand_bilinear, pull_push, reduce_area
 from bokehfx.renderers.slabs import Box, SlabPieces
 
 
@@ -25,7 +25,8 @@ class SlabFrame:
         frames: ``(T, 3, H, W)`` colour; alpha: ``(T, 1, H, W)`` coverage or ``None`` (opaque).
         index: ``(T, 1, H, W)`` integer slice of every pixel; frac: position inside the slab.
         look: the aperture; h, w: the frame size.
-        kernels, spectra: rasterised kernels and their FFTs, filled as slabs need them.
+        kernels, spectra: rasterised kernels of ``look`` and their FFTs, filled as slabs need them and
+            kept by the renderer from frame to frame (see :class:`~bokehfx.renderers.filters.SpectrumCache`).
     """
 
     frames: torch.Tensor
@@ -36,7 +37,7 @@ class SlabFrame:
     h: int
     w: int
     kernels: dict
-    spectra: dict
+    spectra: SpectrumCache
 
 
 def extend_behind(p: SlabPieces, fill_step: int, fill_confidence: float) -> torch.Tensor:
@@ -72,18 +73,19 @@ def blur_parts(parts: list[tuple[torch.Tensor, float, bool]], frame: SlabFrame, 
     point-reflected, as a thin lens does. With cat-eye vignetting, kernels are interpolated
     between ``cat_eye_zones`` x ``cat_eye_zones`` frame positions (scatter form: each source
     pixel's kernel is the bilinear mix of its zone kernels). ``frame`` caches rasterised
-    kernels and their FFTs for the duration of one render (shared by threads: a kernel, once
-    stored, is never replaced, so the FFT cache keyed by its identity stays right). ``zeros``:
+    kernels and their FFTs (shared by threads: a kernel, once stored, is never replaced, so the
+    FFT cache, which knows kernels by identity, stays right). ``zeros``:
     rows and columns at the parts' borders known to be zero (see :func:`convolve_sum`).
     """
     look = frame.look
 
     def kernel(radius: float, near: bool, position: tuple[float, float], device, dtype) -> torch.Tensor:
-        key = (radius, near, position)
-        if key not in frame.kernels:
+        key = (radius, near, position, device, dtype)
+        k = frame.kernels.get(key)
+        if k is None:
             k = aperture_kernel(radius, look, position, device=device, dtype=dtype)
-            frame.kernels[key] = k.flip(0, 1) if near else k
-        return frame.kernels[key]
+            k = frame.kernels.setdefault(key, k.flip(0, 1) if near else k)
+        return k
 
     pairs = []
     for layer, radius, near in parts:

@@ -41,22 +41,30 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import torch
 
 from bokehfx.errors import UsageError
-from bokehfx.renderers.aperture import KERNEL_MARGIN_PX
+from bokehfx.renderers.aperture import KERNEL_MARGIN_PX, aperture_key
 from bokehfx.renderers.base import Look, check_inputs
-from bokehfx.renderers.filters import expand_bilinear, reduce_tent, reduced_zeros
+from bokehfx.renderers.filters import SpectrumCache, expand_bilinear, reduce_tent, reduced_zeros
 from bokehfx.renderers.layers import SlabFrame, blur_parts, extend_behind
 from bokehfx.renderers.slabs import (BAND_ROWS, Box, band_extents, blur_in_front, cover, cut_pieces, occlusion_groups,
                                     slab_regions)
 
 #: Slab layers computed in advance of the compositing per thread (bounds the memory they hold).
 SLABS_AHEAD_PER_THREAD = 2
+
+#: Memory kept for kernel spectra from frame to frame (a slab whose box has the size it had on an
+#: earlier frame, as on a locked-off shot, reuses its kernels' FFTs): a 1080p frame's take at most.
+SPECTRUM_CACHE_BYTES = 128 * 2**20
+
+#: Apertures (looks) whose rasterised kernels are kept from frame to frame: an animated aperture
+#: makes a new look every frame.
+KERNEL_CACHE_LOOKS = 4
 
 #: Extra room in full-resolution pixels around a slab's region for the filters' borders.
 BORDER_PX = 2
@@ -280,6 +288,8 @@ class PhysicalRenderer:
         self.fill_reach = fill_reach
         self.occlusion_step_px = occlusion_step_px
         self.chunk_frames = chunk_frames
+        self._kernels: OrderedDict[tuple, dict] = OrderedDict()
+        self._spectra = SpectrumCache(SPECTRUM_CACHE_BYTES)
 
     def render(
         self,
@@ -444,7 +454,7 @@ class PhysicalRenderer:
         # The slabs compare the slice map many times: a narrow integer type moves less memory.
         narrow = torch.int16 if count < torch.iinfo(torch.int16).max else torch.int32
         context = SlabFrame(frames.to(self._math_dtype), None if alpha is None else alpha.to(self._math_dtype),
-                            index.to(narrow), frac.to(self._math_dtype), look, h, w, {}, {})
+                            index.to(narrow), frac.to(self._math_dtype), look, h, w, self._kernels_of(look), self._spectra)
 
         def layer(group: tuple[int, int]) -> list[tuple[Box, torch.Tensor]]:
             j0, j1 = group
@@ -467,6 +477,15 @@ class PhysicalRenderer:
             rgb = torch.where(acc_cov > COVERAGE_EPS, acc_rgb / acc_cov.clamp_min(COVERAGE_EPS), frames)
             return rgb, torch.ones_like(acc_cov), exact
         return acc_rgb, acc_cov.clamp(0.0, 1.0), exact
+
+    def _kernels_of(self, look: Look) -> dict:
+        """The rasterised kernels kept for ``look``'s aperture (the last ``KERNEL_CACHE_LOOKS`` apertures are kept)."""
+        key = aperture_key(look)
+        kernels = self._kernels.pop(key, None)
+        self._kernels[key] = {} if kernels is None else kernels
+        while len(self._kernels) > KERNEL_CACHE_LOOKS:
+            self._kernels.popitem(last=False)
+        return self._kernels[key]
 
     @property
     def _math_dtype(self) -> torch.dtype:
