@@ -363,7 +363,7 @@ class PhysicalRenderer:
                 None if alpha is None else alpha[index].to(self.device, wd),
             )
             exact = exact.to(out_device)
-            for out, new in ((colour, rgb), (coverage, cov)):
+            for out, new in ((colour, rgb),) if cov is None else ((colour, rgb), (coverage, cov)):
                 kept = out[index]
                 kept = torch.where(exact, kept, new.to(out_device, out_dtype), out=kept)
                 if isinstance(index, torch.Tensor):
@@ -399,8 +399,8 @@ class PhysicalRenderer:
         blur: torch.Tensor,
         look: Look,
         alpha: torch.Tensor | None,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Render frames that all have ``K > 0``: colour, coverage and the mask of exact pixels.
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+        """Render frames that all have ``K > 0``: colour, coverage (``None`` when opaque) and the mask of exact pixels.
 
         Frames go one at a time: each slab's box is cut around that frame's own pixels, so a frame's
         result does not depend on the frames rendered with it.
@@ -417,7 +417,7 @@ class PhysicalRenderer:
                                           look, None if alpha is None else alpha[t : t + 1], pool,
                                           SLABS_AHEAD_PER_THREAD * threads)
                        for t in range(frames.shape[0])]
-        return tuple(torch.cat(parts) for parts in zip(*outputs))
+        return tuple(None if parts[0] is None else torch.cat(parts) for parts in zip(*outputs))
 
     def _render_frame(
         self,
@@ -429,8 +429,8 @@ class PhysicalRenderer:
         alpha: torch.Tensor | None,
         pool: ThreadPoolExecutor | None,
         ahead: int,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Render one frame (``T == 1``) with ``K > 0``: colour, coverage and the mask of exact pixels.
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+        """Render one frame (``T == 1``) with ``K > 0``: colour, coverage (``None`` when opaque) and the mask of exact pixels.
 
         The slabs' layers are computed on ``pool`` when given, at most ``ahead`` in advance of the compositing.
         """
@@ -470,13 +470,13 @@ class PhysicalRenderer:
                                             in_front_of=focus_slice, order=[g[0] for g in groups])
         finally:
             torch.set_num_threads(threads)
-        acc = acc.to(self.dtype)
         acc_rgb, acc_cov = acc[:, :3], acc[:, 3:4]
         exact = (s == 0) & (covered <= INVISIBLE_COVERAGE)
         if alpha is None:
-            rgb = torch.where(acc_cov > COVERAGE_EPS, acc_rgb / acc_cov.clamp_min(COVERAGE_EPS), frames)
-            return rgb, torch.ones_like(acc_cov), exact
-        return acc_rgb, acc_cov.clamp(0.0, 1.0), exact
+            # Opaque: the coverage stays 1, and where no light at all landed the source is kept.
+            exact |= acc_cov <= COVERAGE_EPS
+            return acc_rgb.div_(acc_cov.clamp_min(COVERAGE_EPS)).to(self.dtype), None, exact
+        return acc_rgb.to(self.dtype), acc_cov.clamp(0.0, 1.0).to(self.dtype), exact
 
     def _kernels_of(self, look: Look) -> dict:
         """The rasterised kernels kept for ``look``'s aperture (the last ``KERNEL_CACHE_LOOKS`` apertures are kept)."""
