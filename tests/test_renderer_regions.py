@@ -214,3 +214,20 @@ def test_kernels_and_their_spectra_are_kept_from_frame_to_frame(monkeypatch: pyt
     assert rasterised
     assert torch.equal(other, PhysicalRenderer().render(*args, Look(aperture="polygon", rotation=30.0)))
     assert not torch.equal(other, first)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("ladder", [(22.0, 1.0, 0.15), (37.3, 1.5, 0.25), (80.0, 1.0, 0.1), (5.0, 0.3, 0.0), (500.0, 0.7, 0.15)])
+def test_slab_lookup_grid_agrees_with_a_binary_search(dtype: torch.dtype, ladder: tuple[float, float, float]) -> None:
+    centres = physical.layer_centres(*ladder)
+    bounds = centres.to(dtype)
+    up, down = torch.nextafter(bounds, bounds.new_tensor(math.inf)), torch.nextafter(bounds, bounds.new_tensor(-math.inf))
+    random = (torch.rand(20000, generator=torch.Generator().manual_seed(7), dtype=torch.float64) * 2 - 1) * ladder[0]
+    # Values on, just above and just below every boundary (as the working type rounds them) and beyond the ends.
+    s = torch.cat((random.to(dtype), bounds, up, down, centres.float().to(dtype), bounds.new_tensor([0.0, -0.0, 1e6, -1e6])))
+    s = s.view(1, 1, 1, -1)
+    index, frac = physical.slab_positions(s, centres)
+    expected = (torch.searchsorted(centres, s.double().contiguous(), right=True) - 1).clamp(0, len(centres) - 2)
+    assert torch.equal(index, expected)
+    lower = bounds[expected]
+    assert torch.equal(frac, ((s - lower) / (bounds[expected + 1] - lower)).clamp(0.0, 1.0))

@@ -145,9 +145,52 @@ def slab(s: torch.Tensor, centres: torch.Tensor, j: int) -> tuple[torch.Tensor, 
 
 def slab_index(s: torch.Tensor, centres: torch.Tensor) -> torch.Tensor:
     """Index of the slab (see :func:`slab`) of every pixel, as an int64 tensor shaped like ``s``."""
-    bounds = centres.to(device=s.device, dtype=torch.float64)
-    index = torch.searchsorted(bounds, s.to(torch.float64).contiguous(), right=True) - 1
-    return index.clamp(0, len(centres) - 2)
+    return slab_positions(s, centres)[0]
+
+
+#: Most cells of the lookup grid of :func:`slab_positions` (more: a binary search instead).
+SLAB_GRID_CELLS = 1 << 20
+
+
+def slab_positions(s: torch.Tensor, centres: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""The slab of every pixel (see :func:`slab`) and its position inside it, exactly as :func:`slab` says.
+
+    Radii are looked up on a grid whose cells are a power of two no wider than the narrowest slab
+    (scaling by it is exact in floating point), so a cell holds at most one boundary: a pixel's
+    slab is its cell's first slab, plus one past that boundary. Several times faster than a
+    binary search of every pixel.
+
+    Returns:
+        `tuple[torch.Tensor, torch.Tensor]`: int64 slab index and ``frac`` in ``[0, 1]`` (dtype of ``s``).
+    """
+    count = len(centres) - 1
+    bounds64 = centres.to(device=s.device, dtype=torch.float64)
+    narrowest = float((bounds64[1:] - bounds64[:-1]).min())
+    scale = 2.0 ** -math.floor(math.log2(narrowest))
+    first, last = math.floor(float(bounds64[0]) * scale), math.floor(float(bounds64[-1]) * scale)
+    if last - first + 1 > SLAB_GRID_CELLS or s.dtype not in (torch.float32, torch.float64):
+        index = (torch.searchsorted(bounds64, s.to(torch.float64).contiguous(), right=True) - 1).clamp_(0, count - 1)
+    else:
+        starts = torch.arange(first, last + 1, device=s.device, dtype=torch.float64) / scale
+        after = torch.searchsorted(bounds64, starts, right=True)  # bounds <= each cell's start
+        lowest = after - 1
+        inner = bounds64[after.clamp(max=count)]
+        split = torch.where((after <= count) & (inner < starts + 1.0 / scale), inner, torch.inf)
+        if s.dtype != torch.float64:
+            # s >= b for a value of s's type exactly when s >= b rounded up to that type.
+            rounded = split.to(s.dtype)
+            split = torch.where(rounded.to(torch.float64) < split, torch.nextafter(rounded, rounded.new_tensor(torch.inf)),
+                                rounded)
+        cell = (s * scale).floor_().clamp_(first, last).sub_(first).long()
+        index = _lookup(lowest, cell).add_(s >= _lookup(split.to(s.dtype), cell)).clamp_(0, count - 1)
+    bounds = centres.to(device=s.device, dtype=s.dtype)
+    lower = _lookup(bounds, index)
+    return index, ((s - lower) / _lookup(bounds[1:] - bounds[:-1], index)).clamp_(0.0, 1.0)
+
+
+def _lookup(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``table[index]`` for a small 1-D table (``index_select``: several times faster than indexing on CPU)."""
+    return torch.index_select(table, 0, index.reshape(-1)).view(index.shape)
 
 
 def signed_coc(disparity: torch.Tensor, focus: torch.Tensor, blur: torch.Tensor, max_blur: float | None) -> torch.Tensor:
@@ -438,10 +481,7 @@ class PhysicalRenderer:
         frames = boost_highlights(frames, s, look)
         centres = layer_centres(float(s.abs().max()), self.layer_step_px, self.layer_step_ratio)
         count = len(centres) - 1
-        index = slab_index(s, centres)
-        bounds = centres.to(device=s.device, dtype=s.dtype)
-        lower = bounds[index]
-        frac = ((s - lower) / (bounds[index + 1] - lower)).clamp(0.0, 1.0)
+        index, frac = slab_positions(s, centres)
         band = max(BAND_ROWS, self.max_downsample)
         x0, x1 = band_extents(index, count, band)
         occupied = [any(b > a for a, b in zip(x0[j], x1[j])) for j in range(count)]
