@@ -231,3 +231,21 @@ def test_slab_lookup_grid_agrees_with_a_binary_search(dtype: torch.dtype, ladder
     assert torch.equal(index, expected)
     lower = bounds[expected]
     assert torch.equal(frac, ((s - lower) / (bounds[expected + 1] - lower)).clamp(0.0, 1.0))
+
+
+def test_one_renderer_renders_frames_side_by_side_as_it_does_alone() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    gen = torch.Generator().manual_seed(8)
+    frames = torch.rand(6, 3, 48, 96, generator=gen)
+    disparity = torch.linspace(0.0, 1.0, 96).view(1, 1, 1, 96).expand(6, 1, 48, 96).contiguous()
+    looks = [Look(aperture="polygon", rotation=10.0 * i) for i in range(6)]  # more apertures than are kept
+
+    def one(renderer: PhysicalRenderer, i: int) -> torch.Tensor:
+        return renderer.render(frames[i : i + 1], disparity[i : i + 1], torch.tensor([0.3]), torch.tensor([16.0]), looks[i])
+
+    shared = PhysicalRenderer()
+    with ThreadPoolExecutor(2) as pool:
+        together = list(pool.map(lambda i: one(shared, i), range(6)))
+    for i, got in enumerate(together):
+        assert torch.equal(got, one(PhysicalRenderer(), i))

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import threading
 from collections import OrderedDict, deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -332,6 +333,7 @@ class PhysicalRenderer:
         self.occlusion_step_px = occlusion_step_px
         self.chunk_frames = chunk_frames
         self._kernels: OrderedDict[tuple, dict] = OrderedDict()
+        self._kernels_lock = threading.Lock()  # frames may render side by side on one renderer
         self._spectra = SpectrumCache(SPECTRUM_CACHE_BYTES)
 
     def render(
@@ -521,11 +523,12 @@ class PhysicalRenderer:
     def _kernels_of(self, look: Look) -> dict:
         """The rasterised kernels kept for ``look``'s aperture (the last ``KERNEL_CACHE_LOOKS`` apertures are kept)."""
         key = aperture_key(look)
-        kernels = self._kernels.pop(key, None)
-        self._kernels[key] = {} if kernels is None else kernels
-        while len(self._kernels) > KERNEL_CACHE_LOOKS:
-            self._kernels.popitem(last=False)
-        return self._kernels[key]
+        with self._kernels_lock:
+            kernels = self._kernels.pop(key, None)
+            kernels = self._kernels[key] = {} if kernels is None else kernels
+            while len(self._kernels) > KERNEL_CACHE_LOOKS:
+                self._kernels.popitem(last=False)
+        return kernels
 
     @property
     def _math_dtype(self) -> torch.dtype:
