@@ -386,14 +386,21 @@ class PhysicalRenderer:
         """
         check_inputs(frames, disparity, focus, blur, alpha)
         out_device, out_dtype = frames.device, frames.dtype
+        active = torch.nonzero(blur > 0).flatten().tolist()
+        wd = self.dtype
+        if alpha is None and len(active) == frames.shape[0] <= self.chunk_frames:
+            # Every frame blurred, in one chunk, opaque (the usual call): the result is written over the
+            # rendered colour, with no copy of the input.
+            rgb, _, exact = self._render_active(frames.to(self.device, wd), disparity.to(self.device, wd),
+                                                focus.to(self.device, wd), blur.to(self.device, wd), look, None)
+            rgb = rgb.to(out_device, out_dtype)
+            return torch.where(exact.to(out_device), frames, rgb, out=rgb).contiguous(), torch.ones_like(frames[:, :1])
         colour = frames.detach().clone()
         coverage = torch.ones_like(frames[:, :1]) if alpha is None else alpha.detach().to(out_dtype).clone()
         if alpha is not None:
             colour = colour * coverage
-        active = torch.nonzero(blur > 0).flatten().tolist()
         if not active:
             return colour, coverage
-        wd = self.dtype
         for start in range(0, len(active), self.chunk_frames):
             chunk = active[start : start + self.chunk_frames]
             # Consecutive frames (the usual case) are sliced: views, no gathering and scattering.
@@ -462,6 +469,8 @@ class PhysicalRenderer:
                                           look, None if alpha is None else alpha[t : t + 1], pool,
                                           SLABS_AHEAD_PER_THREAD * threads)
                        for t in range(frames.shape[0])]
+        if len(outputs) == 1:
+            return outputs[0]
         return tuple(None if parts[0] is None else torch.cat(parts) for parts in zip(*outputs))
 
     def _render_frame(

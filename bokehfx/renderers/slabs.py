@@ -196,11 +196,11 @@ def cut_pieces(frames: torch.Tensor, weight: torch.Tensor | None, index: torch.T
         content.mul_(wgt)
         adjacent.mul_(wgt)
         hidden.mul_(wgt)
-    upper = content * fr
     if n == 2:
+        upper = torch.mul(content, fr, out=full[:, 7:8])
         torch.sub(content, upper, out=full[:, 3:4])
-        full[:, 7:8].copy_(upper)
     else:
+        upper = content * fr
         # Kernel k takes the lower share of slice j0 + k and the upper share of slice j0 + k - 1.
         lower = content - upper
         inside = [(idx == j0 + k).to(rgb.dtype) for k in range(n - 1)]
