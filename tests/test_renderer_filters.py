@@ -70,7 +70,7 @@ def test_zeros_stay_zero_through_the_tent_reduction() -> None:
 
 
 @pytest.mark.parametrize("factor", [1, 2, 4, 8])
-@pytest.mark.parametrize("size", [(5, 7), (1, 6), (33, 2)])
+@pytest.mark.parametrize("size", [(5, 7), (1, 6), (33, 2), (130, 70)])
 def test_expand_bilinear_is_bilinear_upsampling(factor: int, size: tuple[int, int]) -> None:
     x = torch.rand(2, 3, *size, generator=torch.Generator().manual_seed(2))
     h, w = size[0] * factor - (factor > 1), size[1] * factor - (factor > 2)
