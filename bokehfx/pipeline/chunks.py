@@ -266,6 +266,7 @@ class ResumableRender:
         """Render chunk ``index`` (unless it is done); returns its frame count."""
         from bokehfx.io.sink import MovieSink, passes_through
         from bokehfx.io.source import VideoSource
+        from bokehfx.pipeline.allocator import keep_freed_memory
         from bokehfx.pipeline.job import _frame_end
 
         start, stop = prep.chunks[index]
@@ -274,6 +275,8 @@ class ResumableRender:
                 return stop - start
             info = self.info
             stage = None if prep.identity else self._stage(start)
+            if stage is not None:
+                keep_freed_memory()  # a render allocates and frees the same large blocks every frame
             target = OutputTarget(self._chunk_file(index), False, CHUNK_EXTENSION, self.target.codec)
             sink = MovieSink(target, info, settings=self.request.encode, copy_streams=False)
             first_time = end_time = None

@@ -22,6 +22,7 @@ from bokehfx.io.paths import Codec, check_input, output_target
 from bokehfx.io.probe import MediaInfo, probe
 from bokehfx.io.sink import COPY_LOOKAHEAD_S, EncodeSettings, check_output, open_sink, passes_through
 from bokehfx.io.source import Frame, VideoSource
+from bokehfx.pipeline.allocator import keep_freed_memory
 
 #: Frames handed to the renderer at once when it does not ask for another size (``batch_frames``).
 DEFAULT_BATCH = 8
@@ -99,6 +100,8 @@ def run_render(request: RenderRequest, renderer: FrameRenderer | WindowedRendere
     check_output(target, request.input, force=request.force)
     # 2. probe (unless the caller already did)
     info = info or probe(request.input, fps=request.fps)
+    if renderer is not None:
+        keep_freed_memory()  # a render allocates and frees the same large blocks every frame
     started = time.perf_counter()
     done = 0
     # Unchanged pixels are written from the decoded code values where the output allows it: the
