@@ -4,6 +4,7 @@ Usage::
 
     python benchmarks/bench_renderer.py                      # CPU, 1080p, both scenes, K = 10, 20, 40, 80
     python benchmarks/bench_renderer.py --quality draft --runs 1
+    python benchmarks/bench_renderer.py --cold                # no kernel spectra kept between renders
     python benchmarks/bench_renderer.py --device cuda --sizes 2160p --dtype float16 --frames 8 --blurs 80
 
 In one run it prints, per size, scene (``layered``: the procedural layered RGB-D scene of
@@ -112,6 +113,10 @@ def main() -> None:
     parser.add_argument("--quality", choices=QUALITIES, default="normal", help="renderer quality preset")
     parser.add_argument("--dtype", choices=tuple(DTYPES), default="float32", help="renderer working dtype")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch default)")
+    parser.add_argument("--cold", action="store_true",
+                        help="a new renderer for every render: no kernels or spectra kept from the previous frame "
+                             "(as when depth changes every frame); by default the same frame is rendered again "
+                             "and its kernels' spectra are reused, as on a locked-off shot")
     args = parser.parse_args()
     if args.threads > 0:
         torch.set_num_threads(args.threads)
@@ -122,7 +127,7 @@ def main() -> None:
     scenes = args.scenes.split(",")
     print(f"machine: {os.cpu_count()} CPUs, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"device={device} dtype={args.dtype} quality={args.quality} threads={torch.get_num_threads()} "
-          f"F={args.focus} batch={args.frames} runs={args.runs}")
+          f"F={args.focus} batch={args.frames} runs={args.runs} {'cold' if args.cold else 'warm'} kernel caches")
     for name in args.sizes.split(","):
         if name not in SIZES:
             raise SystemExit(f"error: --sizes: unknown size {name!r} (choose from {', '.join(SIZES)})")
@@ -136,7 +141,13 @@ def main() -> None:
             for k in blurs:
                 blur = torch.full((args.frames,), k, device=device)
                 renderer.render(frames, disparity, focus, blur, look)
-                seconds = timed(lambda: renderer.render(frames, disparity, focus, blur, look), args.runs, device)
+
+                def render() -> None:
+                    engine = (PhysicalRenderer(device=device, dtype=DTYPES[args.dtype], quality=args.quality,
+                                               chunk_frames=args.frames) if args.cold else renderer)
+                    engine.render(frames, disparity, focus, blur, look)
+
+                seconds = timed(render, args.runs, device)
                 fps = args.frames / seconds
                 if scene == "ramp":
                     ramp_fps[k] = fps
