@@ -35,14 +35,15 @@ def pull_push(premult: torch.Tensor, confidence: torch.Tensor, tau: float) -> to
     levels = [torch.cat((premult, confidence), dim=1)]
     while min(levels[-1].shape[-2:]) > 1:
         x = levels[-1]
-        levels.append(halve(F.pad(x, (0, x.shape[-1] % 2, 0, x.shape[-2] % 2))))
+        odd = (0, x.shape[-1] % 2, 0, x.shape[-2] % 2)
+        levels.append(halve(F.pad(x, odd) if any(odd) else x))
     top = levels[-1]
     estimate = top[:, :channels] / top[:, channels:].clamp_min(COVERAGE_EPS)
     for x in reversed(levels[:-1]):
         up = expand_bilinear(estimate, 2, *x.shape[-2:])
         p, c = x[:, :channels], x[:, channels:]
-        trust = (c / tau).clamp(0.0, 1.0)
-        estimate = trust * (p / c.clamp_min(COVERAGE_EPS)) + (1.0 - trust) * up
+        # A pixel's own value where it is trusted, the coarser estimate where it is not.
+        estimate = torch.lerp(up, p / c.clamp_min(COVERAGE_EPS), c.div(tau).clamp_(0.0, 1.0))
     return estimate
 
 
