@@ -37,6 +37,22 @@ def test_resumed_prores_render_is_byte_identical_to_a_one_shot_render(tmp_path: 
     assert files_under(tmp_path) == sorted(["src.mov", "depth.png", "one.mov", "chunked.mov"])
 
 
+def test_chunks_render_like_a_one_shot_render_frames_side_by_side_and_encoded_on_a_worker(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bokehfx.io.background import BackgroundWriter
+    from bokehfx.pipeline.concurrent import ConcurrentFrames
+
+    pushed, queued = [], []
+    push, put = ConcurrentFrames.push, BackgroundWriter.put
+    monkeypatch.setattr(ConcurrentFrames, "push", lambda self, frames: pushed.append(len(frames)) or push(self, frames))
+    monkeypatch.setattr(BackgroundWriter, "put", lambda self, *a: queued.append(a[0].index) or put(self, *a))
+    src = prores_clip(tmp_path / "src.mov", frames=8, width=64, height=48)
+    depth = depth_still(tmp_path / "depth.png", 64, 48)
+    here("render", src, "-o", tmp_path / "o.mov", "--depth", depth, *DOF, "--resume", "--chunk-frames", "3", "-q")
+    # One torch thread (this module's fixture): frames go side by side, as in a one-shot render.
+    assert sum(pushed) == 8 and sorted(queued) == list(range(8))
+
+
 @pytest.mark.slow
 def test_render_resume_killed_twice_at_chunk_boundaries_gives_the_uninterrupted_file(tmp_path: Path) -> None:
     src = prores_clip(tmp_path / "src.mov", frames=48, width=128, height=96)

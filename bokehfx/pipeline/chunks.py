@@ -22,6 +22,7 @@ ProRes chunks joined this way hold the same pictures, byte for byte, as a one-sh
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -264,9 +265,11 @@ class ResumableRender:
     # -- 2. chunks ------------------------------------------------------------------------------
     def render_chunk(self, prep: Prepass, index: int) -> int:
         """Render chunk ``index`` (unless it is done); returns its frame count."""
+        from bokehfx.io.background import BackgroundWriter
         from bokehfx.io.sink import MovieSink, passes_through
         from bokehfx.io.source import VideoSource
         from bokehfx.pipeline.allocator import keep_freed_memory
+        from bokehfx.pipeline.concurrent import ConcurrentFrames, side_by_side
         from bokehfx.pipeline.job import _frame_end
 
         start, stop = prep.chunks[index]
@@ -283,18 +286,27 @@ class ResumableRender:
             written = 0
             direct = passes_through(info, target)  # as a one-shot render: unchanged pixels from their code values
             with VideoSource(self.request.input, fps=self.request.fps, frame_range=(start, stop), info=info,
-                             linear=stage is not None or not direct, keep_picture=direct) as src:
-                with sink:
+                             linear=stage is not None or not direct, keep_picture=direct) as src, \
+                    contextlib.ExitStack() as rendering:
+                # As a one-shot render: frames side by side on small CPUs, encoded on a worker.
+                renderer = stage
+                if stage is not None and side_by_side(self.settings.device):
+                    renderer = rendering.enter_context(ConcurrentFrames(stage))
+                size = getattr(renderer, "batch_frames", None) or self.request.batch
+                with sink, contextlib.ExitStack() as writing:
+                    write = sink.write if stage is None else writing.enter_context(BackgroundWriter(sink.write)).put
                     batch: list[Any] = []
                     for frame in src:
                         if first_time is None:
                             first_time = frame.time if frame.time is not None else Fraction(frame.index) / info.video.frame_rate
                         batch.append(frame)
-                        if len(batch) >= self.request.batch:
-                            written += self._flush(batch, stage, sink)
+                        if len(batch) >= size:
+                            written += self._flush(batch, renderer, write)
                             batch = []
                         end_time = _frame_end(frame, info)
-                    written += self._flush(batch, stage, sink)
+                    written += self._flush(batch, renderer, write)
+                    if isinstance(renderer, ConcurrentFrames):
+                        written += self._emit(renderer.finish(), write)
             if written != stop - start:
                 raise OutputError(f"chunk {index} of {str(self.target.path)!r} got {written} frames, "
                                   f"expected {stop - start}")
@@ -320,14 +332,24 @@ class ResumableRender:
                                  device=s.device, frame_count=len(values), on_lost=s.on_lost,
                                  evaluator=StoredFocus(values))
 
-    @staticmethod
-    def _flush(frames: list[Any], stage: Any, sink: Any) -> int:
+    @classmethod
+    def _flush(cls, frames: list[Any], renderer: Any, write: Callable[..., None]) -> int:
+        """Render ``frames`` and write those finished (a renderer with ``push`` may hold some back); returns how many."""
         if not frames:
             return 0
-        outs = [(None, None)] * len(frames) if stage is None else stage(frames)  # None: the frame's own
-        for frame, out in zip(frames, outs):
-            sink.write(frame, *out)
-        return len(frames)
+        if renderer is None:
+            ready = [(frame, None, None) for frame in frames]  # None: the frame's own picture
+        elif hasattr(renderer, "push"):
+            ready = renderer.push(frames)
+        else:
+            ready = [(frame, *out) for frame, out in zip(frames, renderer(frames))]
+        return cls._emit(ready, write)
+
+    @staticmethod
+    def _emit(ready: Sequence[tuple], write: Callable[..., None]) -> int:
+        for frame, *out in ready:
+            write(frame, *out)
+        return len(ready)
 
     # -- 3. join --------------------------------------------------------------------------------
     def join(self, prep: Prepass, started: float | None = None) -> RenderResult:
