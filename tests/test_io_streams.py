@@ -99,3 +99,48 @@ def test_every_shared_stream_is_copied_transcoded_or_dropped_with_a_reason(media
         assert carried + len(dropped) == extra, (clip.name, result.notes)
         assert all("; " in n for n in dropped), dropped  # the muxer's refusal and why no lossless route
         assert not any("audio" in n for n in dropped), (clip.name, dropped)
+
+
+def test_no_decoder_is_closed_while_ffmpeg_logs_into_python(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A decode thread closing its decoder (which waits for codec threads while holding the GIL) and a
+    muxer trial (codec threads then log into Python, which needs the GIL) deadlock if they overlap."""
+    import threading
+    import time
+
+    import av.logging
+
+    from bokehfx.io import streams
+    from bokehfx.io.avlock import FFMPEG_LOGGING
+    from bokehfx.io.source import VideoSource
+    from tests.batch_helpers import prores_clip
+
+    def held_by_another_thread() -> bool:
+        free = []
+
+        def probe() -> None:
+            if FFMPEG_LOGGING.acquire(blocking=False):
+                FFMPEG_LOGGING.release()
+                free.append(True)
+
+        thread = threading.Thread(target=probe)
+        thread.start()
+        thread.join()
+        return not free
+
+    # The trial logs into Python only while holding the lock.
+    capture = av.logging.Capture
+    held = []
+    monkeypatch.setattr(av.logging, "Capture", lambda *a, **k: held.append(held_by_another_thread()) or capture(*a, **k))
+    with av.open(str(prores_clip(tmp_path / "a.mov", frames=2))) as source:
+        assert streams.muxer_refusal("mp4", source.streams.audio[0]) is None  # AAC goes into MP4
+    assert held == [True]
+    # A source's decode thread waits for the lock before closing its decoder.
+    clip = prores_clip(tmp_path / "b.mov", frames=3)
+    done = threading.Event()
+    reader = threading.Thread(target=lambda: (list(VideoSource(clip)), done.set()), daemon=True)
+    with FFMPEG_LOGGING:
+        reader.start()
+        time.sleep(1.0)
+        assert not done.is_set()  # decoded, but not closed while the lock is held
+    reader.join(timeout=60)
+    assert done.is_set()

@@ -18,6 +18,7 @@ import numpy as np
 from av.video.reformatter import Interpolation
 
 from bokehfx.errors import CorruptMediaError, UsageError
+from bokehfx.io.avlock import FFMPEG_LOGGING
 from bokehfx.io.colour import RANGE_FULL, effective_transfer, linearize_float, linearize_u16, sws_matrix
 from bokehfx.io.probe import MediaInfo, open_input, pix_fmt_traits, primary_video_stream, probe
 from bokehfx.io.ycbcr import decode_rgb, planar_name
@@ -273,7 +274,9 @@ class VideoSource:
                 f"decoding {str(p)!r} failed after frame {index}: {getattr(err, 'strerror', None) or err}"
             ) from err
         finally:
-            container.close()
+            with FFMPEG_LOGGING:  # see bokehfx.io.avlock: never while FFmpeg logs into Python
+                container.close()
+                container = stream = None  # the codec context is freed here, inside the lock
         if index == 0:
             raise CorruptMediaError(f"{str(p)!r}: no frame could be decoded")
         if index <= start:

@@ -19,6 +19,7 @@ from typing import Callable
 
 import av
 
+from bokehfx.io.avlock import FFMPEG_LOGGING
 from bokehfx.io.probe import MediaInfo, open_input, primary_video_stream
 
 #: Tags that describe the old encoding rather than the content: not copied.
@@ -57,32 +58,34 @@ def _trial(format_name: str, add: Callable[[av.container.OutputContainer], objec
     """Why the ``format_name`` muxer refuses the stream ``add`` creates (a header in memory), or None."""
     import av.logging
 
-    trial = av.open(io.BytesIO(), mode="w", format=format_name)
-    level, skip = av.logging.get_level(), av.logging.get_skip_repeated()
-    # While FFmpeg logs into Python, freeing a decoded picture (which releases the GIL) can meet a
-    # codec thread logging: collect garbage first and not during the trial, so no picture is freed
-    # by the collector inside this window.
-    gc.collect()
-    collecting = gc.isenabled()
-    gc.disable()
-    av.logging.set_level(av.logging.ERROR)  # FFmpeg's reason is only kept while errors are logged,
-    av.logging.set_skip_repeated(False)  # and the same refusal may come for every clip of a batch
-    try:
-        with av.logging.Capture() as logs:
-            add(trial)
-            trial.start_encoding()
-    except (ValueError, av.error.FFmpegError) as err:
-        reasons = [message.strip() for _, _, message in logs if message.strip()]
-        return reasons[-1] if reasons else str(err)
-    finally:
-        av.logging.set_level(level)
-        av.logging.set_skip_repeated(skip)
-        if collecting:
-            gc.enable()
+    with FFMPEG_LOGGING:  # no decoder is closed on another thread while FFmpeg logs into Python
+        trial = av.open(io.BytesIO(), mode="w", format=format_name)
+        level, skip = av.logging.get_level(), av.logging.get_skip_repeated()
+        # While FFmpeg logs into Python, freeing a decoded picture (which releases the GIL) can meet a
+        # codec thread logging: collect garbage first and not during the trial, so no picture is freed
+        # by the collector inside this window.
+        gc.collect()
+        collecting = gc.isenabled()
+        gc.disable()
+        av.logging.set_level(av.logging.ERROR)  # FFmpeg's reason is only kept while errors are logged,
+        av.logging.set_skip_repeated(False)  # and the same refusal may come for every clip of a batch
         try:
-            trial.close()
-        except (ValueError, av.error.FFmpegError):
-            pass  # an unfinished in-memory trial; nothing to clean up
+            with av.logging.Capture() as logs:
+                add(trial)
+                trial.start_encoding()
+        except (ValueError, av.error.FFmpegError) as err:
+            reasons = [message.strip() for _, _, message in logs if message.strip()]
+            return reasons[-1] if reasons else str(err)
+        finally:
+            av.logging.set_level(level)
+            av.logging.set_skip_repeated(skip)
+            if collecting:
+                gc.enable()
+            try:
+                trial.close()
+            except (ValueError, av.error.FFmpegError):
+                pass  # an unfinished in-memory trial; nothing to clean up
+            del trial  # freed here, inside the lock
     return None
 
 
