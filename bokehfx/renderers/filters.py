@@ -232,36 +232,21 @@ def reduce_area(x: torch.Tensor, factor: int) -> torch.Tensor:
 EXPAND_BY_PHASE_MIN = 1 << 15
 
 
-def _expand_rows(x: torch.Tensor, factor: int) -> torch.Tensor:
-    """Bilinear upsampling of the rows (dim -2) by ``factor``, edge samples held (as ``align_corners=False``)."""
-    t, c, h, w = x.shape
-    out = x.new_empty((t, c, h, factor, w))
+def _expand_axis(x: torch.Tensor, factor: int, dim: int) -> torch.Tensor:
+    """Bilinear upsampling of axis ``dim`` (2: rows, 3: columns) by ``factor``, edge samples held
+    (as ``align_corners=False``): one weighted sum of neighbours per output phase."""
+    n = x.shape[dim]
+    out = x.new_empty((*x.shape[: dim + 1], factor, *x.shape[dim + 1 :]))
     for phase in range(factor):
         offset = (phase + 0.5) / factor - 0.5
-        dst = out[:, :, :, phase]
+        dst = out.select(dim + 1, phase)
         if offset < 0:
-            torch.lerp(x[:, :, 1:], x[:, :, :-1], -offset, out=dst[:, :, 1:])
-            dst[:, :, :1] = x[:, :, :1]
+            torch.lerp(x.narrow(dim, 1, n - 1), x.narrow(dim, 0, n - 1), -offset, out=dst.narrow(dim, 1, n - 1))
+            dst.narrow(dim, 0, 1).copy_(x.narrow(dim, 0, 1))
         else:
-            torch.lerp(x[:, :, :-1], x[:, :, 1:], offset, out=dst[:, :, :-1])
-            dst[:, :, -1:] = x[:, :, -1:]
-    return out.view(t, c, h * factor, w)
-
-
-def _expand_cols(x: torch.Tensor, factor: int) -> torch.Tensor:
-    """Bilinear upsampling of the columns (dim -1) by ``factor``, edge samples held."""
-    t, c, h, w = x.shape
-    out = x.new_empty((t, c, h, w, factor))
-    for phase in range(factor):
-        offset = (phase + 0.5) / factor - 0.5
-        dst = out[..., phase]
-        if offset < 0:
-            torch.lerp(x[..., 1:], x[..., :-1], -offset, out=dst[..., 1:])
-            dst[..., :1] = x[..., :1]
-        else:
-            torch.lerp(x[..., :-1], x[..., 1:], offset, out=dst[..., :-1])
-            dst[..., -1:] = x[..., -1:]
-    return out.view(t, c, h, w * factor)
+            torch.lerp(x.narrow(dim, 0, n - 1), x.narrow(dim, 1, n - 1), offset, out=dst.narrow(dim, 0, n - 1))
+            dst.narrow(dim, n - 1, 1).copy_(x.narrow(dim, n - 1, 1))
+    return out.flatten(dim, dim + 1)
 
 
 def expand_bilinear(x: torch.Tensor, factor: int, h: int, w: int) -> torch.Tensor:
@@ -277,7 +262,7 @@ def expand_bilinear(x: torch.Tensor, factor: int, h: int, w: int) -> torch.Tenso
     if x.numel() < EXPAND_BY_PHASE_MIN:
         size = (x.shape[-2] * factor, x.shape[-1] * factor)
         return F.interpolate(x, size=size, mode="bilinear", align_corners=False)[..., :h, :w]
-    return _expand_rows(_expand_cols(x, factor)[..., :w], factor)[..., :h, :]
+    return _expand_axis(_expand_axis(x, factor, 3)[..., :w], factor, 2)[..., :h, :]
 
 
 #: Taps of the reduction by two that is the adjoint of bilinear upsampling (it keeps centroids).
