@@ -268,9 +268,8 @@ class ResumableRender:
         from bokehfx.io.background import BackgroundWriter
         from bokehfx.io.sink import MovieSink, passes_through
         from bokehfx.io.source import VideoSource
-        from bokehfx.pipeline.allocator import keep_freed_memory
-        from bokehfx.pipeline.concurrent import ConcurrentFrames, side_by_side
-        from bokehfx.pipeline.job import _frame_end
+        from bokehfx.pipeline.concurrent import frame_renderer
+        from bokehfx.pipeline.job import WindowedRenderer, _frame_end, render_batch
 
         start, stop = prep.chunks[index]
         with self.work.chunk_locked(index):
@@ -278,8 +277,6 @@ class ResumableRender:
                 return stop - start
             info = self.info
             stage = None if prep.identity else self._stage(start)
-            if stage is not None:
-                keep_freed_memory()  # a render allocates and frees the same large blocks every frame
             target = OutputTarget(self._chunk_file(index), False, CHUNK_EXTENSION, self.target.codec)
             sink = MovieSink(target, info, settings=self.request.encode, copy_streams=False)
             first_time = end_time = None
@@ -289,9 +286,7 @@ class ResumableRender:
                              linear=stage is not None or not direct, keep_picture=direct) as src, \
                     contextlib.ExitStack() as rendering:
                 # As a one-shot render: frames side by side on small CPUs, encoded on a worker.
-                renderer = stage
-                if stage is not None and side_by_side(self.settings.device):
-                    renderer = rendering.enter_context(ConcurrentFrames(stage))
+                renderer = None if stage is None else rendering.enter_context(frame_renderer(stage, self.settings.device))
                 size = getattr(renderer, "batch_frames", None) or self.request.batch
                 with sink, contextlib.ExitStack() as writing:
                     write = sink.write if stage is None else writing.enter_context(BackgroundWriter(sink.write)).put
@@ -301,11 +296,12 @@ class ResumableRender:
                             first_time = frame.time if frame.time is not None else Fraction(frame.index) / info.video.frame_rate
                         batch.append(frame)
                         if len(batch) >= size:
-                            written += self._flush(batch, renderer, write)
+                            written += self._emit(render_batch(renderer, batch), write)
                             batch = []
                         end_time = _frame_end(frame, info)
-                    written += self._flush(batch, renderer, write)
-                    if isinstance(renderer, ConcurrentFrames):
+                    if batch:
+                        written += self._emit(render_batch(renderer, batch), write)
+                    if isinstance(renderer, WindowedRenderer):
                         written += self._emit(renderer.finish(), write)
             if written != stop - start:
                 raise OutputError(f"chunk {index} of {str(self.target.path)!r} got {written} frames, "
@@ -332,21 +328,9 @@ class ResumableRender:
                                  device=s.device, frame_count=len(values), on_lost=s.on_lost,
                                  evaluator=StoredFocus(values))
 
-    @classmethod
-    def _flush(cls, frames: list[Any], renderer: Any, write: Callable[..., None]) -> int:
-        """Render ``frames`` and write those finished (a renderer with ``push`` may hold some back); returns how many."""
-        if not frames:
-            return 0
-        if renderer is None:
-            ready = [(frame, None, None) for frame in frames]  # None: the frame's own picture
-        elif hasattr(renderer, "push"):
-            ready = renderer.push(frames)
-        else:
-            ready = [(frame, *out) for frame, out in zip(frames, renderer(frames))]
-        return cls._emit(ready, write)
-
     @staticmethod
     def _emit(ready: Sequence[tuple], write: Callable[..., None]) -> int:
+        """Write ``(frame, picture, alpha[, keep])`` tuples; returns how many."""
         for frame, *out in ready:
             write(frame, *out)
         return len(ready)

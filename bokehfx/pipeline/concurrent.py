@@ -20,13 +20,16 @@ started and waits for those running.
 
 from __future__ import annotations
 
+import contextlib
 from collections import deque
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Sequence
 
 import torch
 
 from bokehfx.io.source import Frame
+from bokehfx.pipeline.allocator import keep_freed_memory
 
 #: Frames rendered at once on the CPU: two fill a 2-core machine; more multiply the engine's
 #: per-frame memory (about 0.75 GB at 1080p) for little gain, so larger machines give each
@@ -39,6 +42,22 @@ def side_by_side(device: str) -> bool:
     budget leaves one thread per frame. With more threads the physical engine spreads one frame's
     depth slabs over its own pool of single-threaded workers, without a second frame's memory."""
     return device == "cpu" and torch.get_num_threads() < 2 * CPU_FRAME_WORKERS
+
+
+@contextlib.contextmanager
+def frame_renderer(stage: Any, device: str, frames_at_once: bool = True) -> Iterator[Any]:
+    """What a render job drives for ``stage``: a :class:`ConcurrentFrames` over it where frames go
+    side by side (:func:`side_by_side`; ``frames_at_once=False`` never), else ``stage`` itself.
+
+    A render allocates and frees the same large blocks every frame, so freed memory is kept for
+    reuse from here on (:func:`bokehfx.pipeline.allocator.keep_freed_memory`).
+    """
+    keep_freed_memory()
+    if frames_at_once and side_by_side(device):
+        with ConcurrentFrames(stage) as frames:
+            yield frames
+    else:
+        yield stage
 
 
 def default_threads(workers: int) -> int:

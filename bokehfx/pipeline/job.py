@@ -22,7 +22,6 @@ from bokehfx.io.paths import Codec, check_input, output_target
 from bokehfx.io.probe import MediaInfo, probe
 from bokehfx.io.sink import COPY_LOOKAHEAD_S, EncodeSettings, check_output, open_sink, passes_through
 from bokehfx.io.source import Frame, VideoSource
-from bokehfx.pipeline.allocator import keep_freed_memory
 
 #: Frames handed to the renderer at once when it does not ask for another size (``batch_frames``).
 DEFAULT_BATCH = 8
@@ -100,8 +99,6 @@ def run_render(request: RenderRequest, renderer: FrameRenderer | WindowedRendere
     check_output(target, request.input, force=request.force)
     # 2. probe (unless the caller already did)
     info = info or probe(request.input, fps=request.fps)
-    if renderer is not None:
-        keep_freed_memory()  # a render allocates and frees the same large blocks every frame
     started = time.perf_counter()
     done = 0
     # Unchanged pixels are written from the decoded code values where the output allows it: the
@@ -142,30 +139,35 @@ def run_render(request: RenderRequest, renderer: FrameRenderer | WindowedRendere
                     if progress is not None and ready:
                         progress(done, expected)
 
-                def flush(frames: list[Frame]) -> None:
-                    if renderer is None:
-                        emit([(f, None, None) for f in frames])  # each frame's own picture
-                    elif windowed:
-                        emit(renderer.push(frames))
-                    else:
-                        outs = renderer(frames)
-                        if len(outs) != len(frames):
-                            raise RuntimeError(f"renderer returned {len(outs)} frames for {len(frames)}")
-                        emit([(frame, *out) for frame, out in zip(frames, outs)])
-
                 for frame in frames_iter:
                     if len(batch) >= size:
-                        flush(batch)
+                        emit(render_batch(renderer, batch))
                         batch = []
                     batch.append(frame)
                     last = frame
-                flush(batch)
+                emit(render_batch(renderer, batch))
                 if windowed:
                     emit(renderer.finish())
             if request.frames is not None and request.frames[1] is not None and hasattr(sink, "end_streams_at"):
                 sink.end_streams_at(_frame_end(last, info))
     return RenderResult(target.path, done, time.perf_counter() - started, list(sink.notes.items), info)
 
+
+
+def render_batch(renderer: FrameRenderer | WindowedRenderer | None, frames: list[Frame]) -> list[tuple]:
+    """Hand ``frames`` to ``renderer``: the ``(frame, picture, alpha[, keep])`` of those it has finished, in order.
+
+    ``None`` renders nothing (each frame keeps its own picture: ``None``); a windowed renderer may
+    hold frames back until :meth:`WindowedRenderer.finish`.
+    """
+    if renderer is None:
+        return [(frame, None, None) for frame in frames]
+    if isinstance(renderer, WindowedRenderer):
+        return renderer.push(frames)
+    outs = renderer(frames)
+    if len(outs) != len(frames):
+        raise RuntimeError(f"renderer returned {len(outs)} frames for {len(frames)}")
+    return [(frame, *out) for frame, out in zip(frames, outs)]
 
 
 def _frame_end(frame: Frame, info: MediaInfo) -> Fraction | None:

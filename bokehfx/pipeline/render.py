@@ -142,13 +142,11 @@ def render_clip(request: RenderRequest, settings: DofSettings, *, progress: Prog
     stage = stage_class(depth, plan, info, engine or _engine(settings), settings.look, view=settings.view,
                         first_index=first, plan_origin=plan_origin, device=settings.device,
                         frame_count=frame_count, on_lost=settings.on_lost, subjects=subjects)
-    from bokehfx.pipeline.concurrent import ConcurrentFrames, side_by_side
+    from bokehfx.pipeline.concurrent import frame_renderer
 
-    if settings.diffusion is None and side_by_side(settings.device):  # frames side by side, one core each
-        with ConcurrentFrames(stage) as frames_at_once:
-            result = run_render(request, renderer=frames_at_once, progress=progress, info=info)
-    else:
-        result = run_render(request, renderer=stage, progress=progress, info=info)
+    # The physical engine's frames go side by side on small CPUs (the diffusion stage windows its own).
+    with frame_renderer(stage, settings.device, frames_at_once=settings.diffusion is None) as renderer:
+        result = run_render(request, renderer=renderer, progress=progress, info=info)
     if info.video.interlaced:
         result.notes.append("the source is interlaced: depth of field was rendered on whole frames, which "
                             "mixes their two fields in motion; deinterlace first for clean moving edges")
