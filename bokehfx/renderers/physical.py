@@ -500,7 +500,7 @@ class PhysicalRenderer:
                                  reduced_zeros(zeros, own // factor))
             blurred = expand_bilinear(blurred, own // factor, rows, cols)
             out = blurred if out is None else out + blurred
-        return self._refine(out, factor, 1, grown.height, grown.width)
+        return self._refine(out, factor, grown.height, grown.width)
 
     @staticmethod
     def _produce(order: list, layer, pool: ThreadPoolExecutor | None, ahead: int) -> Iterator[list[tuple[Box, torch.Tensor]]]:
@@ -550,9 +550,9 @@ class PhysicalRenderer:
         return acc, covered
 
     @staticmethod
-    def _refine(x: torch.Tensor, factor: int, target: int, h: int, w: int) -> torch.Tensor:
-        """Upsample ``x`` from reduction ``factor`` to ``target``, one level at a time."""
-        while factor > target:
+    def _refine(x: torch.Tensor, factor: int, h: int, w: int) -> torch.Tensor:
+        """Upsample ``x`` from reduction ``factor`` to full resolution ``h, w``, one level at a time."""
+        while factor > 1:
             factor //= 2
             x = expand_bilinear(x, 2, -(-h // factor), -(-w // factor))
         return x

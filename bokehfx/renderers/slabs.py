@@ -161,7 +161,7 @@ class SlabPieces:
 
 
 def cut_pieces(frames: torch.Tensor, weight: torch.Tensor | None, index: torch.Tensor, frac: torch.Tensor,
-               j0: int, j1: int, box: Box, factor: int, parts: torch.Tensor | None = None) -> SlabPieces:
+               j0: int, j1: int, box: Box, factor: int, parts: torch.Tensor) -> SlabPieces:
     """The pieces of the slab of slices ``[j0, j1)`` inside ``box``, averaged to reduction ``factor``.
 
     Args:
@@ -172,14 +172,12 @@ def cut_pieces(frames: torch.Tensor, weight: torch.Tensor | None, index: torch.T
         j0, j1 (`int`): the slices.
         box (`Box`): where; its corner is on the grid of ``factor``.
         factor (`int`): the reduction, a power of two.
-        parts (`torch.Tensor`, *optional*): ``(T, 4 n, h, w)`` where to write the kernel parts
-            (``h, w``: the box's size at the reduction, rounded up); a new tensor when not given.
+        parts (`torch.Tensor`): ``(T, 4 n, h, w)`` where to write the kernel parts (``h, w``: the
+            box's size at the reduction, rounded up).
     """
     rgb, idx, fr = box.cut(frames), box.cut(index), box.cut(frac)
     t, _, bh, bw = rgb.shape
     n = j1 - j0 + 1
-    if parts is None:
-        parts = rgb.new_empty((t, 4 * n, -(-bh // factor), -(-bw // factor)))
     # At full resolution the parts are written where they go; on a reduced level they are reduced there.
     stacked = torch.empty((t, 10 + (0 if factor == 1 else 4 * n), bh, bw), device=rgb.device, dtype=rgb.dtype)
     full = parts if factor == 1 else stacked[:, 10:]
