@@ -6,6 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from bokehfx.renderers import filters
 from bokehfx.renderers.filters import (
     SpectrumCache,
     _fast_len,
@@ -43,6 +44,35 @@ def test_fft_over_known_zeros_equals_the_replicated_convolution(zeros: tuple[int
     expected = sum(_reference(xi, k) for xi, k in pairs)
     got = convolve_sum(pairs, direct_max_taps=0, zeros=zeros)
     assert torch.allclose(got, expected, atol=2e-6)
+
+
+@pytest.mark.parametrize("group_bytes", [1, 1 << 17, 1 << 40])
+@pytest.mark.parametrize("zeros", [(0, 0, 0, 0), (3, 20, 0, 7)])
+def test_fft_channel_groups_give_the_whole_box_result(monkeypatch: pytest.MonkeyPatch, group_bytes: int,
+                                                       zeros: tuple[int, int, int, int]) -> None:
+    # One channel at a time, two, or all four: the cache budget changes the work's order, not its result.
+    gen = torch.Generator().manual_seed(2)
+    h, w = 90, 110
+    top, bottom, left, right = zeros
+    x = torch.zeros(2, 4, h, w)
+    x[..., top : h - bottom, left : w - right] = torch.rand(2, 4, h - top - bottom, w - left - right, generator=gen)
+    pairs = [(x, _disc(9)), (x.flip(-2).contiguous() * (x != 0), _disc(4))]
+    expected = sum(_reference(xi, k) for xi, k in pairs)
+    monkeypatch.setattr(filters, "FFT_GROUP_BYTES", group_bytes)
+    got = convolve_sum(pairs, direct_max_taps=0, zeros=zeros)
+    assert torch.allclose(got, expected, atol=2e-6)
+
+
+def test_pad_into_is_replicate_padding_then_zeros() -> None:
+    gen = torch.Generator().manual_seed(3)
+    x = torch.rand(1, 3, 17, 23, generator=gen)
+    for padding in [(0, 0, 0, 0), (2, 5, 3, 1), (0, 4, 6, 0), (7, 0, 0, 2)]:
+        left, right, top, bottom = padding
+        buffer = torch.full((1, 3, 40, 45), float("nan"))
+        filters._pad_into(buffer, x, padding)
+        expected = F.pad(F.pad(x, padding, mode="replicate"),
+                         (0, 45 - (23 + left + right), 0, 40 - (17 + top + bottom)))
+        assert torch.equal(buffer, expected)
 
 
 def test_known_zeros_shrink_the_fft() -> None:

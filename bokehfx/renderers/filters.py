@@ -52,6 +52,10 @@ def pull_push(premult: torch.Tensor, confidence: torch.Tensor, tau: float) -> to
 #: sizes (measured with torch's CPU FFT at the renderer's sizes: about 10 % less time overall).
 FFT_PRIMES = (2, 3, 5, 7)
 FFT_MULTIPLE = 8
+#: Bytes of spectra transformed at a time (channels are grouped to fit): about a core's L2 cache.
+#: Measured at the renderer's 1080p box sizes with torch's CPU FFT, one channel at a time instead of
+#: four saves 15-20 % of a box's FFT time.
+FFT_GROUP_BYTES = 2 << 20
 
 
 def _fast_len(n: int) -> int:
@@ -171,25 +175,62 @@ def convolve_sum(pairs: list[tuple[torch.Tensor, torch.Tensor]], direct_max_taps
         top, bottom, rows = _fft_axis(h, max(k.shape[0] for _, k in spectral) // 2, zeros[0], zeros[1])
         left, right, cols = _fft_axis(w, max(k.shape[1] for _, k in spectral) // 2, zeros[2], zeros[3])
         size = (rows, cols)
-        spectrum = None
-        for x, kernel in spectral:
-            spectrum_k = None if spectra is None else spectra.get(kernel, size)
-            if spectrum_k is None:
-                # The kernel's centre on the origin: the result needs no shift.
-                centred = F.pad(kernel, (0, cols - kernel.shape[1], 0, rows - kernel.shape[0]))
-                centred = centred.roll((-(kernel.shape[0] // 2), -(kernel.shape[1] // 2)), (0, 1))
-                spectrum_k = torch.fft.rfft2(centred)
-                if spectra is not None:
-                    spectra.put(kernel, size, spectrum_k)
-            if top or bottom or left or right:
-                x = F.pad(x, (left, right, top, bottom), mode="replicate")
-            if spectrum is None:
-                spectrum = torch.fft.rfft2(x, s=size).mul_(spectrum_k)
-            else:
-                spectrum.addcmul_(torch.fft.rfft2(x, s=size), spectrum_k)
-        y = torch.fft.irfft2(spectrum, s=size)[..., top : top + h, left : left + w]
+        kernels = [_spectrum_of(kernel, size, spectra) for _, kernel in spectral]
+        padding = (left, right, top, bottom)
+        batch, channels = spectral[0][0].shape[:2]
+        # Channels a few at a time: a group's spectra stay in the CPU's cache between the forward
+        # transforms, the products and the inverse one, instead of a whole box's going through memory.
+        complex_bytes = 2 * spectral[0][0].element_size()
+        group = max(1, min(channels, FFT_GROUP_BYTES // (batch * rows * (cols // 2 + 1) * complex_bytes)))
+        y = spectral[0][0].new_empty((batch, channels, rows, cols))
+        buffer = None
+        for c in range(0, channels, group):
+            spectrum = None
+            for (x, _), spectrum_k in zip(spectral, kernels):
+                x = x[:, c : c + group]
+                if buffer is None or buffer.shape[1] != x.shape[1]:
+                    buffer = x.new_empty((*x.shape[:2], rows, cols))
+                _pad_into(buffer, x, padding)
+                if spectrum is None:
+                    spectrum = torch.fft.rfft2(buffer).mul_(spectrum_k)
+                else:
+                    spectrum.addcmul_(torch.fft.rfft2(buffer), spectrum_k)
+            torch.fft.irfft2(spectrum, s=size, out=y[:, c : c + group])
+        y = y[..., top : top + h, left : left + w]
         out = y if out is None else out + y
     return out
+
+
+def _pad_into(buffer: torch.Tensor, x: torch.Tensor, padding: tuple[int, int, int, int]) -> None:
+    """``x`` into the corner of ``buffer``, its borders replicated by ``padding`` (left, right, top, bottom)
+    and zeros beyond: ``F.pad(x, padding, mode="replicate")`` zero-padded to ``buffer``'s size, in one pass."""
+    left, right, top, bottom = padding
+    h, w = x.shape[-2:]
+    rows, cols = h + top + bottom, w + left + right
+    buffer[..., top : top + h, left : left + w] = x
+    if top:
+        buffer[..., :top, left : left + w] = x[..., :1, :]
+    if bottom:
+        buffer[..., top + h : rows, left : left + w] = x[..., -1:, :]
+    if left:
+        buffer[..., :rows, :left] = buffer[..., :rows, left : left + 1]
+    if right:
+        buffer[..., :rows, left + w : cols] = buffer[..., :rows, left + w - 1 : left + w]
+    buffer[..., rows:, :].zero_()
+    buffer[..., :rows, cols:].zero_()
+
+
+def _spectrum_of(kernel: torch.Tensor, size: tuple[int, int], spectra: SpectrumCache | None) -> torch.Tensor:
+    """The spectrum of ``kernel`` at FFT ``size``, its centre on the origin (the result needs no shift)."""
+    spectrum = None if spectra is None else spectra.get(kernel, size)
+    if spectrum is None:
+        rows, cols = size
+        centred = F.pad(kernel, (0, cols - kernel.shape[1], 0, rows - kernel.shape[0]))
+        centred = centred.roll((-(kernel.shape[0] // 2), -(kernel.shape[1] // 2)), (0, 1))
+        spectrum = torch.fft.rfft2(centred)
+        if spectra is not None:
+            spectra.put(kernel, size, spectrum)
+    return spectrum
 
 
 def convolve(x: torch.Tensor, kernel: torch.Tensor, direct_max_taps: int = 25) -> torch.Tensor:
