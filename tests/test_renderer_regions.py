@@ -249,3 +249,21 @@ def test_one_renderer_renders_frames_side_by_side_as_it_does_alone() -> None:
         together = list(pool.map(lambda i: one(shared, i), range(6)))
     for i, got in enumerate(together):
         assert torch.equal(got, one(PhysicalRenderer(), i))
+
+
+def test_channels_last_pictures_reach_the_slabs_as_planes(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Hosts hand over interleaved pixels (a decoded picture is (H, W, 3)); strided reads in every
+    # slab cost far more than one copy into planes, and the result must not change.
+    gen = torch.Generator().manual_seed(8)
+    planar = torch.rand(1, 3, 72, 128, generator=gen)
+    interleaved = planar.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2)
+    assert not interleaved.is_contiguous()
+    disparity = torch.linspace(0.0, 1.0, 128).view(1, 1, 1, 128).expand(1, 1, 72, 128).contiguous()
+    args = (disparity, torch.tensor([0.4]), torch.tensor([24.0]), Look())
+    seen = []
+    cut_pieces = physical.cut_pieces
+    monkeypatch.setattr(physical, "cut_pieces",
+                        lambda frames, *a, **k: seen.append(frames.is_contiguous()) or cut_pieces(frames, *a, **k))
+    got = PhysicalRenderer().render(interleaved, *args)
+    assert seen and all(seen)
+    assert torch.equal(got, PhysicalRenderer().render(planar, *args))

@@ -402,7 +402,10 @@ class PhysicalRenderer:
         h, w = s.shape[-2:]
         # The slabs compare the slice map many times: a narrow integer type moves less memory.
         narrow = torch.int16 if count < torch.iinfo(torch.int16).max else torch.int32
-        context = SlabFrame(frames.to(self._math_dtype), None if alpha is None else alpha.to(self._math_dtype),
+        # Every slab reads its box of each channel: planes, not interleaved pixels (a host's pictures
+        # often arrive channels-last; one copy here is several times cheaper than strided reads in every slab).
+        context = SlabFrame(frames.to(self._math_dtype).contiguous(),
+                            None if alpha is None else alpha.to(self._math_dtype).contiguous(),
                             index.to(narrow), frac.to(self._math_dtype), look, h, w, self._kernels_of(look), self._spectra)
 
         def layer(group: tuple[int, int]) -> list[tuple[Box, torch.Tensor]]:
