@@ -28,6 +28,8 @@ AUDIO_AMPLITUDE = 0.2
 SOURCE_CRF = 18
 #: x264 speed of the synthetic sources (generation time is not what is measured).
 SOURCE_PRESET = "veryfast"
+#: Real RGB-D frames (colour JPEGs, 16-bit depth PNGs in mm) beside the repository.
+REDWOOD = Path(__file__).resolve().parents[2] / "shared" / "rgbd" / "redwood_seq"
 #: Seed of the fixed texture pattern, so every run encodes the same pictures.
 TEXTURE_SEED = 1234
 #: Peak-to-peak amplitude of the texture, in 8-bit code values.

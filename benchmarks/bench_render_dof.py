@@ -12,6 +12,12 @@ write ProRes 422 HQ ``.mov`` in this process, alternating run by run after one u
 - baseline (named "PyAV decode -> yuv422p10le -> prores_ks hq"): the bare loop of
   ``bench_throughput.baseline_transcode``.
 
+``--scene redwood`` renders real RGB-D instead: the Redwood frames of ``../shared/rgbd/redwood_seq``
+(five 640x480 pictures, looped) scaled to ``--height`` rows with their 4:3 aspect kept and encoded
+as H.264, with the sensor's own depth as the sidecar (uint16 millimetres, 0 = no measurement:
+``--depth-encoding mm``, an image sequence at the sensor's 640x480 that the render scales): the
+fragmented depth of a real room, where every slab's box spans most of the frame.
+
 Prints the machine and its load, per run frames/s and process CPU ms/frame (all threads) of each
 side, the medians, and the ratios to the baseline (targets: render >= 3 frames/s, ratio >= 0.2).
 With both render and null sides it also prints the renderer's own share (render minus null, per
@@ -23,20 +29,22 @@ Run from the repository root::
     python benchmarks/bench_render_dof.py                       # 12 frames, 2 runs per side
     python benchmarks/bench_render_dof.py --quality draft --frames 24
     python benchmarks/bench_render_dof.py --null-renderer --no-render --frames 24 --profile 20
+    python benchmarks/bench_render_dof.py --scene redwood --frames 24                # real sensor depth
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import shutil
 import tempfile
 import time
+from fractions import Fraction
 from pathlib import Path
 
+import _common
 import av
 import numpy as np
-
-import _common
 from bench_throughput import baseline_transcode, profile_side
 
 #: Default synthetic picture size and length (half a second at 24 fps: short runs on shared machines).
@@ -70,6 +78,32 @@ def write_disparity(path: Path, width: int, height: int) -> Path:
     return path
 
 
+def write_redwood(folder: Path, height: int, frames: int) -> tuple[Path, Path]:
+    """The Redwood RGB-D frames, looped to ``frames``: an H.264 clip ``height`` rows high (4:3 kept)
+    and the sensor's depth as a sequence of uint16 PNGs (``folder/depth/%05d.png``, as recorded)."""
+    pictures = sorted((_common.REDWOOD / "color").glob("*.jpg"))
+    depths = sorted((_common.REDWOOD / "depth").glob("*.png"))
+    width = (height * 4 // 3) // 2 * 2
+    clip = folder / "redwood.mp4"
+    with av.open(str(clip), mode="w") as out:
+        video = out.add_stream("libx264", rate=24, options={"crf": str(_common.SOURCE_CRF), "preset": _common.SOURCE_PRESET})
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        cc = video.codec_context
+        cc.color_primaries, cc.color_trc, cc.colorspace, cc.color_range = 1, 1, 1, 1
+        for i in range(frames):
+            with av.open(str(pictures[i % len(pictures)])) as still:
+                picture = next(still.decode(video=0))
+            yuv = picture.reformat(width=width, height=height, format="yuv420p", interpolation="BICUBIC",
+                                   dst_colorspace="ITU709", dst_color_range="MPEG")
+            yuv.pts, yuv.time_base = i, Fraction(1, 24)
+            out.mux(video.encode(yuv))
+        out.mux(video.encode(None))
+    (folder / "depth").mkdir()
+    for i in range(frames):
+        shutil.copyfile(depths[i % len(depths)], folder / "depth" / f"{i:05d}.png")
+    return clip, folder / "depth" / "%05d.png"
+
+
 class PassThroughEngine:
     """An engine that returns a copy of its input frames: the render without the renderer's math."""
 
@@ -90,19 +124,19 @@ def null_engine():
         render_module._engine = original
 
 
-def render_dof(source: Path, depth: Path, output: Path, quality: str) -> None:
-    """``bokehfx render`` with depth of field, in this process."""
+def render_dof(source: Path, depth: Path, output: Path, quality: str, depth_args: tuple[str, ...]) -> None:
+    """``bokehfx render`` with depth of field, in this process (``depth_args``: how the sidecar is read)."""
     from cli.main import app
 
-    args = ["render", str(source), "-o", str(output), "--depth", str(depth), "--depth-kind", "disparity",
+    args = ["render", str(source), "-o", str(output), "--depth", str(depth), *depth_args,
             "--focus", str(FOCUS), "--blur", str(BLUR_K), "--quality", quality, "--force", "--quiet"]
     app(args, standalone_mode=False)
 
 
-def null_render(source: Path, depth: Path, output: Path, quality: str) -> None:
+def null_render(source: Path, depth: Path, output: Path, quality: str, depth_args: tuple[str, ...]) -> None:
     """:func:`render_dof` with the pass-through engine."""
     with null_engine():
-        render_dof(source, depth, output, quality)
+        render_dof(source, depth, output, quality, depth_args)
 
 
 def count_pictures(path: Path) -> int:
@@ -118,6 +152,8 @@ def main() -> None:
     parser.add_argument("--height", type=int, default=DEFAULT_HEIGHT)
     parser.add_argument("--repeats", type=int, default=2, help="timed runs per side (median)")
     parser.add_argument("--quality", choices=("draft", "normal", "final"), default="normal")
+    parser.add_argument("--scene", choices=("wave", "redwood"), default="wave",
+                        help="wave: generated clip and still wave disparity; redwood: real RGB-D (../shared)")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch default; 1 on a crowded machine)")
     parser.add_argument("--null-renderer", action="store_true",
                         help="also time the render with a pass-through engine (everything but the renderer's math)")
@@ -134,13 +170,22 @@ def main() -> None:
     print(_common.machine_banner())
     with tempfile.TemporaryDirectory(prefix="bokehfx-bench-dof-") as tmp:
         folder = Path(tmp)
-        source = _common.write_synthetic_clip(folder / "source.mp4", args.width, args.height, args.frames, audio=False)
-        depth = write_disparity(folder / "disparity.png", args.width, args.height)
+        if args.scene == "redwood":
+            if not _common.REDWOOD.is_dir():
+                raise SystemExit(f"--scene redwood needs {_common.REDWOOD}, which is absent")
+            source, depth = write_redwood(folder, args.height, args.frames)
+            depth_args: tuple[str, ...] = ("--depth-encoding", "mm")
+        else:
+            source = _common.write_synthetic_clip(folder / "source.mp4", args.width, args.height, args.frames, audio=False)
+            depth = write_disparity(folder / "disparity.png", args.width, args.height)
+            depth_args = ("--depth-kind", "disparity")
+        with av.open(str(source)) as container:
+            size = f"{container.streams.video[0].width}x{container.streams.video[0].height}"
         sides = {}
         if not args.no_render:
-            sides["render"] = lambda: render_dof(source, depth, folder / "render.mov", args.quality)
+            sides["render"] = lambda: render_dof(source, depth, folder / "render.mov", args.quality, depth_args)
         if args.null_renderer:
-            sides["null"] = lambda: null_render(source, depth, folder / "null.mov", args.quality)
+            sides["null"] = lambda: null_render(source, depth, folder / "null.mov", args.quality, depth_args)
         sides["baseline"] = lambda: baseline_transcode(source, folder / "baseline.mov")
         outputs = {"render": folder / "render.mov", "null": folder / "null.mov", "baseline": folder / "baseline.mov"}
         for fn in sides.values():
@@ -175,7 +220,7 @@ def main() -> None:
               f"{cpu_med['null']:.0f} CPU ms/frame; ratio null/baseline: {fps_med['null'] / baseline:.3f}")
     if "render" in fps_med:
         render = fps_med["render"]
-        print(f"bokehfx render {args.width}x{args.height} K={BLUR_K} --quality {args.quality} to ProRes HQ: "
+        print(f"bokehfx render {size} ({args.scene}) K={BLUR_K} --quality {args.quality} to ProRes HQ: "
               f"{render:.3f} frames/s, {cpu_med['render']:.0f} CPU ms/frame (target >= {TARGET_FPS:g} frames/s)")
         if "null" in fps_med:
             share = MS_PER_S / render - MS_PER_S / fps_med["null"]

@@ -24,22 +24,21 @@ import argparse
 import os
 import statistics
 import time
-from pathlib import Path
 
+import _common
 import torch
 import torch.nn.functional as F
+from bench_render_dof import wave_disparity
 
 from bokehfx.colour import srgb_to_linear
 from bokehfx.renderers import Look, PhysicalRenderer
-from bokehfx.renderers.physical import QUALITIES
 from bokehfx.renderers.gather import gather_blur
+from bokehfx.renderers.physical import QUALITIES
 from bokehfx.scenes import make_scene
-from bench_render_dof import wave_disparity
 
 SIZES = {"540p": (540, 960), "720p": (720, 1280), "1080p": (1080, 1920), "2160p": (2160, 3840)}
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-#: Real RGB-D frames (colour JPEGs, 16-bit depth PNGs in mm) beside the repository.
-REDWOOD = Path(__file__).resolve().parents[2] / "shared" / "rgbd" / "redwood_seq"
+REDWOOD = _common.REDWOOD
 #: The procedural scene is built at this fraction of the benchmark size and upsampled (fast setup).
 SCENE_SCALE = 4
 
