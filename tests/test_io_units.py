@@ -34,6 +34,22 @@ def test_known_transfer_values() -> None:
     assert colour.to_linear(np.array([0.75]), colour.TRC_HLG)[0] == pytest.approx(1.0, abs=1e-5)
 
 
+@pytest.mark.parametrize("trc", [colour.TRC_BT709, colour.TRC_SRGB, colour.TRC_PQ])
+def test_encode_reads_any_memory_layout_alike(trc: int) -> None:
+    # A renderer's output reaches the sink as a planar (3, H, W) array seen as (H, W, 3); bands of
+    # it, flipped views and interleaved copies all give the same code values, and the input is kept.
+    gen = np.random.default_rng(4)
+    planes = (gen.random((3, 40, 56), dtype=np.float32) * 1.6 - 0.1) ** 3
+    kept = planes.copy()
+    views = [planes.transpose(1, 2, 0), planes.transpose(1, 2, 0)[5:23], planes.transpose(1, 2, 0)[::-1, ::2]]
+    for view in views:
+        expected = colour.encode_unclipped(np.ascontiguousarray(view), trc)
+        assert np.array_equal(colour.encode_unclipped(view, trc), expected)
+    assert np.array_equal(planes, kept)
+    toe = np.array([-0.5, 0.0, 0.001, 0.0031308, 0.5], np.float32)
+    assert colour.encode_unclipped(toe, colour.TRC_SRGB)[:3] == pytest.approx(12.92 * toe[:3])
+
+
 def test_untagged_sources_fall_back_by_kind_and_height() -> None:
     untagged = colour.ColourTags()
     assert colour.effective_transfer(untagged, is_image=False) == colour.TRC_BT709
