@@ -52,7 +52,7 @@ def pull_push(premult: torch.Tensor, confidence: torch.Tensor, tau: float) -> to
 #: sizes (measured with torch's CPU FFT at the renderer's sizes: about 10 % less time overall).
 FFT_PRIMES = (2, 3, 5, 7)
 FFT_MULTIPLE = 8
-#: Bytes of spectra transformed at a time (channels are grouped to fit): about a core's L2 cache.
+#: Bytes of spectra transformed at a time on a CPU (channels are grouped to fit): about a core's L2 cache.
 #: Measured at the renderer's 1080p box sizes with torch's CPU FFT, one channel at a time instead of
 #: four saves 15-20 % of a box's FFT time.
 FFT_GROUP_BYTES = 2 << 20
@@ -178,10 +178,13 @@ def convolve_sum(pairs: list[tuple[torch.Tensor, torch.Tensor]], direct_max_taps
         kernels = [_spectrum_of(kernel, size, spectra) for _, kernel in spectral]
         padding = (left, right, top, bottom)
         batch, channels = spectral[0][0].shape[:2]
-        # Channels a few at a time: a group's spectra stay in the CPU's cache between the forward
-        # transforms, the products and the inverse one, instead of a whole box's going through memory.
+        # On a CPU, channels a few at a time: a group's spectra stay in the core's cache between the
+        # forward transforms, the products and the inverse one, instead of a whole box's going
+        # through memory. A GPU transforms them all in one batched call.
         complex_bytes = 2 * spectral[0][0].element_size()
-        group = max(1, min(channels, FFT_GROUP_BYTES // (batch * rows * (cols // 2 + 1) * complex_bytes)))
+        group = channels
+        if spectral[0][0].device.type == "cpu":
+            group = max(1, min(channels, FFT_GROUP_BYTES // (batch * rows * (cols // 2 + 1) * complex_bytes)))
         y = spectral[0][0].new_empty((batch, channels, rows, cols))
         buffer = None
         for c in range(0, channels, group):
