@@ -146,6 +146,19 @@ def test_float_conversion_keeps_out_of_gamut_values(bits: int, sampling: str, fu
         assert np.array_equal(after[k][span], before[k][span])
 
 
+def test_decoded_pictures_are_planes_and_finish_sees_each_plane() -> None:
+    # The renderer reads planes: a decoded picture reaches torch as a contiguous (3, H, W) tensor
+    # with no copy, and linearising band by band per plane equals linearising the whole picture.
+    import torch
+
+    frame = saturated_planes("yuv420p10le", 64, 32, False)
+    code, _ = decode_rgb(frame, full_range=False, matrix=1)
+    linear, _ = decode_rgb(frame, full_range=False, matrix=1, finish=lambda band: linearize_float(band, 1))
+    assert code.shape == linear.shape == (32, 64, 3)
+    assert torch.from_numpy(linear).permute(2, 0, 1).is_contiguous()
+    assert np.array_equal(linear, linearize_float(np.ascontiguousarray(code), 1))
+
+
 def test_in_focus_pixels_of_a_depth_of_field_render_are_written_as_the_identity_path_writes_them(
         tmp_path: Path) -> None:
     from bokehfx.depth.source import DepthSpec

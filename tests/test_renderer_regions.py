@@ -252,8 +252,8 @@ def test_one_renderer_renders_frames_side_by_side_as_it_does_alone() -> None:
 
 
 def test_channels_last_pictures_reach_the_slabs_as_planes(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Hosts hand over interleaved pixels (a decoded picture is (H, W, 3)); strided reads in every
-    # slab cost far more than one copy into planes, and the result must not change.
+    # Pictures often arrive interleaved ((H, W, 3) stills, image sequences, float sources, hosts);
+    # strided reads in every slab cost far more than one copy into planes, and the result must not change.
     gen = torch.Generator().manual_seed(8)
     planar = torch.rand(1, 3, 72, 128, generator=gen)
     interleaved = planar.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2)

@@ -225,8 +225,13 @@ def decode_rgb(frame: av.VideoFrame, *, full_range: bool, matrix: int,
                finish: Callable[[np.ndarray], np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """Normalized, unclipped R'G'B' ``(H, W, 3)`` float32 of a Y'CbCr frame, and alpha in 0..1 or None.
 
-    ``finish``, when given, maps each band of rows of R'G'B' to what is returned instead (e.g.
-    linear light: :func:`bokehfx.io.colour.linearize_float`), while the band is still in the cache.
+    The picture is stored as planes (``(3, H, W)`` memory seen as ``(H, W, 3)``): the matrix
+    writes each plane in one run, and a renderer reads planes (a planar view reaches torch as a
+    contiguous ``(3, H, W)`` tensor, with no copy).
+
+    ``finish``, when given, maps each band of rows of each plane, elementwise, to what is returned
+    instead (e.g. linear light: :func:`bokehfx.io.colour.linearize_float`), while the band is
+    still in the cache.
 
     Formats that are not planar 4:2:0 / 4:2:2 / 4:4:4 (semi-planar, packed, 4:1:1) are first
     rearranged by swscale into the planar format of the same depth, which changes no value
@@ -243,7 +248,7 @@ def decode_rgb(frame: av.VideoFrame, *, full_range: bool, matrix: int,
     w, h = frame.width, frame.height
     y_off, y_span = layout.luma_scale()
     c_off, c_span = layout.chroma_scale()
-    out = np.empty((h, w, 3), np.float32)
+    planes = np.empty((3, h, w), np.float32)
     luma = _plane(frame, 0, layout.dtype).astype(np.float32)
     luma -= y_off
     luma *= 1.0 / y_span
@@ -256,13 +261,14 @@ def decode_rgb(frame: av.VideoFrame, *, full_range: bool, matrix: int,
     cb, cr = upsample(cb, layout, w, h), upsample(cr, layout, w, h)
     for start in range(0, h, band_rows(w)):  # a band's temporaries stay in the CPU's cache
         rows = slice(start, start + band_rows(w))
-        _matrix_into(out[rows], luma[rows], cb[rows], cr[rows], layout)
+        _matrix_into(planes[:, rows].transpose(1, 2, 0), luma[rows], cb[rows], cr[rows], layout)
         if finish is not None:
-            out[rows] = finish(out[rows])
+            for plane in planes:
+                plane[rows] = finish(plane[rows])
     alpha = None
     if layout.alpha:
         alpha = _plane(frame, 3, layout.dtype).astype(np.float32) * (1.0 / layout.max_code)
-    return out, alpha
+    return planes.transpose(1, 2, 0), alpha
 
 
 # --- encode ------------------------------------------------------------------------------------
