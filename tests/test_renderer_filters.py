@@ -33,13 +33,19 @@ def _disc(radius: int) -> torch.Tensor:
     return k / k.sum()
 
 
-@pytest.mark.parametrize("zeros", [(0, 0, 0, 0), (12, 12, 12, 12), (3, 20, 0, 7), (0, 5, 30, 0), (40, 40, 40, 40)])
-def test_fft_over_known_zeros_equals_the_replicated_convolution(zeros: tuple[int, int, int, int]) -> None:
-    gen = torch.Generator().manual_seed(0)
+def _boxed(batch: int, zeros: tuple[int, int, int, int], seed: int) -> torch.Tensor:
+    """``(batch, 4, 90, 110)`` random values inside zero margins of ``zeros`` (top, bottom, left, right)."""
+    gen = torch.Generator().manual_seed(seed)
     h, w = 90, 110
     top, bottom, left, right = zeros
-    x = torch.zeros(1, 4, h, w)
-    x[..., top : h - bottom, left : w - right] = torch.rand(1, 4, h - top - bottom, w - left - right, generator=gen)
+    x = torch.zeros(batch, 4, h, w)
+    x[..., top : h - bottom, left : w - right] = torch.rand(batch, 4, h - top - bottom, w - left - right, generator=gen)
+    return x
+
+
+@pytest.mark.parametrize("zeros", [(0, 0, 0, 0), (12, 12, 12, 12), (3, 20, 0, 7), (0, 5, 30, 0), (40, 40, 40, 40)])
+def test_fft_over_known_zeros_equals_the_replicated_convolution(zeros: tuple[int, int, int, int]) -> None:
+    x = _boxed(1, zeros, seed=0)
     pairs = [(x, _disc(9)), (x.flip(-1).contiguous() * (x != 0), _disc(6))]
     expected = sum(_reference(xi, k) for xi, k in pairs)
     got = convolve_sum(pairs, direct_max_taps=0, zeros=zeros)
@@ -51,11 +57,7 @@ def test_fft_over_known_zeros_equals_the_replicated_convolution(zeros: tuple[int
 def test_fft_channel_groups_give_the_whole_box_result(monkeypatch: pytest.MonkeyPatch, group_bytes: int,
                                                        zeros: tuple[int, int, int, int]) -> None:
     # One channel at a time, two, or all four: the cache budget changes the work's order, not its result.
-    gen = torch.Generator().manual_seed(2)
-    h, w = 90, 110
-    top, bottom, left, right = zeros
-    x = torch.zeros(2, 4, h, w)
-    x[..., top : h - bottom, left : w - right] = torch.rand(2, 4, h - top - bottom, w - left - right, generator=gen)
+    x = _boxed(2, zeros, seed=2)
     pairs = [(x, _disc(9)), (x.flip(-2).contiguous() * (x != 0), _disc(4))]
     expected = sum(_reference(xi, k) for xi, k in pairs)
     monkeypatch.setattr(filters, "FFT_GROUP_BYTES", group_bytes)
