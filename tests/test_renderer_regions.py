@@ -54,6 +54,50 @@ def test_cover_is_disjoint_and_covers_the_union() -> None:
     assert bool(((_mask(parts, 130, 130) > 0) >= (_mask(boxes, 130, 130) > 0)).all())
 
 
+def test_boxes_above_the_area_limit_become_strips_of_the_same_area() -> None:
+    h, w, band, extend, spill, align = 256, 320, 32, 10.0, 12, 4
+    bands = h // band
+    x0, x1 = [8] * bands, [300] * bands  # a slab across the frame: one box when unlimited
+    whole = slab_regions(x0, x1, band, extend, spill, align, h, w)
+    assert len(whole) == 1
+    regions = slab_regions(x0, x1, band, extend, spill, align, h, w, max_area=20_000)
+    boxes = [box for box, _ in regions]
+    assert len(boxes) >= 4
+    assert all(b.height * b.width <= 20_000 and b.x0 % align == 0 for b in boxes)
+    assert torch.equal(_mask(boxes, h, w), _mask([whole[0][0]], h, w))  # disjoint, the same pixels
+    for box, grown in regions:
+        assert grown == Box(max(0, box.y0 - spill), min(h, box.y1 + spill), max(0, box.x0 - spill), min(w, box.x1 + spill))
+    # A limit below one aligned column keeps columns of the grid's width.
+    narrow = slab_regions(x0, x1, band, extend, spill, align, h, w, max_area=10)
+    assert all(box.width == align or box.x1 == whole[0][0].x1 for box, _ in narrow)
+
+
+def test_a_frame_wide_slab_in_strips_renders_as_in_one_box(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A background across the frame behind a nearer square, both sharp enough to stay on full
+    # resolution: cut into strips (on a CPU, for its caches), it renders as in one box (overlap-add
+    # is exact) except where the background is filled in behind the square: each strip fills from
+    # its own pixels.
+    gen = torch.Generator().manual_seed(9)
+    frames = torch.rand(1, 3, 96, 160, generator=gen)
+    disparity = torch.full((1, 1, 96, 160), 0.1)
+    disparity[..., 30:70, 50:110] = 0.5
+    args = (frames, disparity, torch.tensor([0.3]), torch.tensor([12.0]), Look())
+    strips = []
+    original = slabs._strips
+    monkeypatch.setattr(slabs, "_strips", lambda *a: strips.append(len(original(*a))) or original(*a))
+    whole = PhysicalRenderer().render(*args)
+    assert max(strips) == 1
+    strips.clear()
+    monkeypatch.setattr(physical, "MAX_BOX_LEVEL_PIXELS", 8000)
+    split = PhysicalRenderer().render(*args)
+    assert max(strips) > 1
+    difference = (split - whole).abs()
+    far = torch.ones(96, 160, dtype=torch.bool)
+    far[30 - 16 : 70 + 16, 50 - 16 : 110 + 16] = False  # the square and the blur around it
+    assert difference[..., far].max() < 2e-5
+    assert difference.max() < 1e-2 and difference.mean() < 1e-4
+
+
 def _stripe_scene(h: int = 256, w: int = 640) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     gen = torch.Generator().manual_seed(2)
     frames = torch.rand(1, 3, h, w, generator=gen)
