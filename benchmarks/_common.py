@@ -114,6 +114,15 @@ class SyntheticScene:
         return np.clip(img + 0.5, 0, 255).astype(np.uint8)
 
 
+def add_h264_video(out: av.container.OutputContainer, width: int, height: int, fps: int) -> av.VideoStream:
+    """The benchmarks' source video stream in ``out``: H.264 yuv420p, video range, BT.709 tags."""
+    video = out.add_stream("libx264", rate=fps, options={"crf": str(SOURCE_CRF), "preset": SOURCE_PRESET})
+    video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+    cc = video.codec_context
+    cc.color_primaries, cc.color_trc, cc.colorspace, cc.color_range = 1, 1, 1, 1
+    return video
+
+
 def write_synthetic_clip(path: Path, width: int, height: int, frames: int, *, fps: int = 24,
                          audio: bool = True) -> Path:
     """Encode ``frames`` pictures of :class:`SyntheticScene` as H.264 (yuv420p, BT.709 tags).
@@ -131,10 +140,7 @@ def write_synthetic_clip(path: Path, width: int, height: int, frames: int, *, fp
     """
     scene = SyntheticScene(width, height)
     with av.open(str(path), mode="w") as out:
-        video = out.add_stream("libx264", rate=fps, options={"crf": str(SOURCE_CRF), "preset": SOURCE_PRESET})
-        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
-        cc = video.codec_context
-        cc.color_primaries, cc.color_trc, cc.colorspace, cc.color_range = 1, 1, 1, 1
+        video = add_h264_video(out, width, height, fps)
         sound = None
         if audio:
             sound = out.add_stream("aac", rate=AUDIO_RATE, layout="stereo")

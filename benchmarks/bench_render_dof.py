@@ -84,17 +84,17 @@ def write_redwood(folder: Path, height: int, frames: int) -> tuple[Path, Path]:
     pictures = sorted((_common.REDWOOD / "color").glob("*.jpg"))
     depths = sorted((_common.REDWOOD / "depth").glob("*.png"))
     width = (height * 4 // 3) // 2 * 2
+    scaled = []
+    for path in pictures:
+        with av.open(str(path)) as still:
+            scaled.append(next(still.decode(video=0)).reformat(
+                width=width, height=height, format="yuv420p", interpolation="BICUBIC",
+                dst_colorspace="ITU709", dst_color_range="MPEG").to_ndarray())
     clip = folder / "redwood.mp4"
     with av.open(str(clip), mode="w") as out:
-        video = out.add_stream("libx264", rate=24, options={"crf": str(_common.SOURCE_CRF), "preset": _common.SOURCE_PRESET})
-        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
-        cc = video.codec_context
-        cc.color_primaries, cc.color_trc, cc.colorspace, cc.color_range = 1, 1, 1, 1
+        video = _common.add_h264_video(out, width, height, 24)
         for i in range(frames):
-            with av.open(str(pictures[i % len(pictures)])) as still:
-                picture = next(still.decode(video=0))
-            yuv = picture.reformat(width=width, height=height, format="yuv420p", interpolation="BICUBIC",
-                                   dst_colorspace="ITU709", dst_color_range="MPEG")
+            yuv = av.VideoFrame.from_ndarray(scaled[i % len(scaled)], format="yuv420p")
             yuv.pts, yuv.time_base = i, Fraction(1, 24)
             out.mux(video.encode(yuv))
         out.mux(video.encode(None))

@@ -65,8 +65,9 @@ SLABS_AHEAD_PER_THREAD = 2
 SPECTRUM_CACHE_BYTES = 128 * 2**20
 #: Largest box, in pixels of its pyramid level, that a slab is filtered in on a CPU; larger boxes are
 #: cut into strips (see :func:`~bokehfx.renderers.slabs.slab_regions`). Measured on 1080p scenes whose
-#: background slab spans the frame on full resolution (`layered` at K = 10): 0.33-0.38 -> 0.27-0.30 s
-#: per frame on one thread, results within 1/255 everywhere; boxes up to this size gain nothing.
+#: background slab spans the frame on full resolution (`layered` at K = 10): 0.35-0.49 -> 0.27-0.40 s
+#: per frame on one thread, results within 1/255 everywhere; smaller caps split the 0.4 MP boxes of
+#: continuous depth and cost more than they gain.
 MAX_BOX_LEVEL_PIXELS = 1 << 20
 
 #: Apertures (looks) whose rasterised kernels are kept from frame to frame: an animated aperture
